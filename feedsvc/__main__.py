@@ -1,0 +1,5 @@
+"""``python -m feedsvc`` runs the command line."""
+
+from feedsvc.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""The ``feedsvc`` command: run, web, scheduler, refresh, check-config, db upgrade.
+
+Exit codes: 0 ok; 1 a refresh had failing sources; 2 the config is invalid (its
+``file: key.path: message`` lines on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from feedsvc import __version__
+from feedsvc import config as config_mod
+from feedsvc.errors import ConfigError, FeedsvcError
+
+log = logging.getLogger("feedsvc")
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("FEEDSVC_LOG_LEVEL", "INFO").upper(),
+        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
+    logging.getLogger("htmldate").setLevel(logging.ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="feedsvc", description=__doc__.splitlines()[0])
+    p.add_argument("--config", help="config file (default: $FEEDSVC_CONFIG or "
+                                    f"{config_mod.DEFAULT_CONFIG})")
+    p.add_argument("--version", action="version", version=f"feedsvc {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="scheduler + web server in one process")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    web = sub.add_parser("web", help="the web app alone (gunicorn)")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8000)
+    web.add_argument("--workers", type=int,
+                     default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+    sub.add_parser("scheduler", help="the scheduler alone")
+    ref = sub.add_parser("refresh", help="one refresh pass now, then exit")
+    ref.add_argument("sources", nargs="*", metavar="SOURCE_ID")
+    sub.add_parser("check-config", help="validate the config")
+    db = sub.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"])
+    args = p.parse_args(argv)
+    _logging()
+    try:
+        return _COMMANDS[args.cmd](args)
+    except ConfigError as e:
+        print(e.lines(), file=sys.stderr)
+        return 2
+    except FeedsvcError as e:
+        print(f"feedsvc: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    cfg = config_mod.load(args.config)
+    enabled = sum(1 for s in cfg.sources if s.enabled)
+    print(f"{cfg.path}: ok ({len(cfg.sources)} sources, {enabled} enabled; "
+          f"{len(cfg.topics)} topics)")
+    return 0
+
+
+def _runtime(args: argparse.Namespace):  # noqa: ANN202
+    from feedsvc.runtime import Runtime
+
+    rt = Runtime.from_path(args.config)
+    rt.store.upgrade()
+    return rt
+
+
+def _db(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    print(f"database at schema version {rt.store.schema_version()}")
+    return 0
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    from feedsvc.refresh import Refresher
+
+    rt = _runtime(args)
+    refresher = Refresher(rt.config, rt.store)
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int, result) -> None:  # noqa: ANN001
+        if tty:
+            width = 30
+            filled = int(width * done / max(total, 1))
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+                             f"{result.source_id[:30]:<30}")
+            if done == total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    results = refresher.refresh(args.sources or None, progress=progress)
+    failed = False
+    for r in results:
+        print(r.line())
+        if r.outcome == "error":
+            failed = True
+        elif r.error:
+            print(f"  skipped: {r.error}")
+    return 1 if failed else 0
+
+
+def _scheduler(args: argparse.Namespace) -> int:
+    from feedsvc.scheduler import Scheduler
+
+    rt = _runtime(args)
+    sched = Scheduler(rt)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(
+        target=rt.maybe_reload, kwargs={"force": True}).start())
+    sched.start()
+    stop.wait()
+    sched.stop()
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from feedsvc.scheduler import Scheduler
+    from feedsvc.web import create_app
+
+    rt = _runtime(args)
+    sched = Scheduler(rt)
+    app = create_app(rt)
+    server = make_server(args.host, args.port, app, threaded=True)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(
+        target=rt.maybe_reload, kwargs={"force": True}).start())
+    sched.start()
+    print(f"feedsvc serving http://{args.host}:{server.server_port}/", file=sys.stderr,
+          flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        sched.stop()
+    return 0
+
+
+def _web(args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from feedsvc.web import create_app
+
+    config_path = args.config
+
+    class App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{args.host}:{args.port}")
+            self.cfg.set("workers", args.workers)
+            self.cfg.set("accesslog", None)
+
+        def load(self):  # noqa: ANN202
+            return create_app(config_path=config_path)
+
+    App().run()
+    return 0
+
+
+_COMMANDS = {
+    "run": _run, "web": _web, "scheduler": _scheduler, "refresh": _refresh,
+    "check-config": _check_config, "db": _db,
+}

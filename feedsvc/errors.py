@@ -1,0 +1,75 @@
+"""The one exception tree of feedsvc.
+
+Third-party errors are converted into these at exactly one place per boundary and
+chained (``raise FetchError(url, ...) from e``), so callers catch ``FeedsvcError``
+subclasses only and every error carries what it is about (file, source id, URL).
+"""
+
+from __future__ import annotations
+
+
+class FeedsvcError(Exception):
+    """Base of every error feedsvc raises on purpose."""
+
+
+class ConfigError(FeedsvcError, ValueError):
+    """The configuration file is unreadable or invalid.
+
+    ``problems`` holds ``(key_path, message)`` pairs; ``str()`` gives the
+    ``file: key.path: message`` lines that ``check-config`` prints.
+    """
+
+    def __init__(self, path: str, problems: list[tuple[str, str]]) -> None:
+        self.path = path
+        self.problems = tuple(problems)
+        super().__init__(self.lines())
+
+    def lines(self) -> str:
+        return "\n".join(
+            f"{self.path}: {key}: {msg}" if key else f"{self.path}: {msg}"
+            for key, msg in self.problems
+        )
+
+
+class SourceError(FeedsvcError):
+    """Something went wrong with one source; carries the source id."""
+
+    def __init__(self, source_id: str, message: str) -> None:
+        self.source_id = source_id
+        self.message = message
+        super().__init__(f"{source_id}: {message}")
+
+
+class FetchError(FeedsvcError):
+    """An HTTP (or file) fetch failed: network, status, size, scheme, robots."""
+
+    def __init__(self, url: str, message: str, status: int | None = None) -> None:
+        self.url = url
+        self.message = message
+        self.status = status
+        super().__init__(f"{message} ({url})")
+
+
+class RobotsDisallowed(FetchError):
+    """robots.txt forbids the URL for our User-Agent."""
+
+
+class ParseError(FeedsvcError, ValueError):
+    """A fetched document could not be understood (not a feed, not HTML...)."""
+
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url
+        self.message = message
+        super().__init__(f"{message} ({url})")
+
+
+class StoreError(FeedsvcError):
+    """The archive store failed (database unreachable, migration refused...)."""
+
+
+class NotFound(FeedsvcError, LookupError):
+    """A feed, topic, source or day that does not exist (web: 404)."""
+
+
+class BadRequest(FeedsvcError, ValueError):
+    """A client sent a bad parameter (web: 400 with a one-line message)."""

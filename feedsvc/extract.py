@@ -1,0 +1,338 @@
+"""Article pages → :class:`ArticleData`: decoding, metadata, body.
+
+One parse per page. Fields come from, in order: the operator's CSS selectors, JSON-LD
+(``NewsArticle``, ``Article``...), OpenGraph / ``article:*`` / ``<meta>`` tags,
+``<time datetime>``, then general extraction (trafilatura, ``fast=True``) for the body.
+Dates keep their offsets; offset-less dates are read in the source's time zone.
+"""
+
+from __future__ import annotations
+
+import codecs
+import copy
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import lxml.html
+from lxml import etree
+
+from feedsvc import dates, urls
+from feedsvc.config import Selectors
+from feedsvc.errors import ParseError
+from feedsvc.sanitize import clean_html, prepare
+from feedsvc.text import clean_text
+from feedsvc.types import ArticleData
+
+_ARTICLE_TYPES = {
+    "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
+    "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle", "blogposting",
+    "liveblogposting", "report", "socialmediaposting", "webpage",
+}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_:.-]+)""", re.I)
+_WRAPPER = re.compile(r"^\s*<html>\s*<body>|</body>\s*</html>\s*$")
+
+
+def decode(body: bytes, declared: str | None = None) -> str:
+    """Bytes of an HTML page → text, whatever it declares or really uses.
+
+    A BOM wins; then valid UTF-8 with non-ASCII bytes (a page that *is* UTF-8 despite a
+    wrong header); then the declared charset (HTTP header, then ``<meta>``); then a guess.
+    """
+    for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                     (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if body.startswith(bom):
+            return body[len(bom):].decode(enc, "replace")
+    if not body.isascii():
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    candidates = [declared]
+    m = _META_CHARSET.search(body[:4096])
+    if m:
+        candidates.append(m.group(1).decode("ascii", "ignore"))
+    for enc in candidates:
+        if not enc:
+            continue
+        try:
+            codecs.lookup(enc)
+        except LookupError:
+            continue
+        if enc.lower().replace("_", "-") in ("utf-8", "utf8"):
+            continue  # it is not valid UTF-8 (checked above)
+        return body.decode(enc, "replace")
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body[:200_000]).best()
+    return str(best) if best is not None else body.decode("utf-8", "replace")
+
+
+def parse_html(text: str, url: str) -> etree._Element:
+    """Parse a page leniently (broken HTML is normal); refuse what is not HTML at all."""
+    if not text.strip():
+        raise ParseError(url, "empty page")
+    try:
+        doc = lxml.html.document_fromstring(text.encode("utf-8"),
+                                            parser=_PARSER, base_url=url)
+    except (etree.ParserError, ValueError) as e:
+        raise ParseError(url, f"not HTML: {e}") from e
+    return doc
+
+
+_PARSER = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
+
+
+def _jsonld_objects(doc: etree._Element) -> Iterator[dict[str, Any]]:
+    for script in doc.xpath('//script[@type="application/ld+json"]'):
+        raw = (script.text or "").strip()
+        if not raw:
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue  # malformed JSON-LD: other sources of metadata still count
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
+            elif isinstance(item, dict):
+                yield item
+                if "@graph" in item:
+                    stack.append(item["@graph"])
+
+
+def _types(obj: dict[str, Any]) -> set[str]:
+    t = obj.get("@type", ())
+    return {str(x).lower() for x in (t if isinstance(t, list) else [t])}
+
+
+def _jsonld_article(doc: etree._Element) -> dict[str, Any]:
+    best: dict[str, Any] = {}
+    for obj in _jsonld_objects(doc):
+        kinds = _types(obj)
+        if kinds & _ARTICLE_TYPES and (obj.get("headline") or obj.get("datePublished")):
+            if "webpage" in kinds and best:
+                continue
+            best = obj
+            if "webpage" not in kinds:
+                break
+    return best
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for it in items:
+        name = it.get("name") if isinstance(it, dict) else it
+        if isinstance(name, str) and clean_text(name):
+            out.append(clean_text(name))
+    return tuple(out)
+
+
+def _keywords(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(k for k in (clean_text(x) for x in value.split(",")) if k)
+    if isinstance(value, list):
+        return tuple(clean_text(str(x)) for x in value if clean_text(str(x)))
+    return ()
+
+
+def _image(value: Any) -> tuple[str | None, int | None, int | None]:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str):
+        return value, None, None
+    if isinstance(value, dict):
+        url = value.get("url") or value.get("contentUrl")
+        return (url if isinstance(url, str) else None, _int(value.get("width")),
+                _int(value.get("height")))
+    return None, None, None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        n = int(str(value).strip().removesuffix("px"))
+    except (TypeError, ValueError):
+        return None
+    return n if n > 0 else None
+
+
+def _meta(doc: etree._Element) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for m in doc.iter("meta"):
+        key = (m.get("property") or m.get("name") or m.get("itemprop") or "").strip().lower()
+        content = m.get("content")
+        if key and content is not None:
+            out.setdefault(key, []).append(content.strip())
+    return out
+
+
+def _select(doc: etree._Element, css: str | None) -> list[etree._Element]:
+    if not css:
+        return []
+    try:
+        return doc.cssselect(css)
+    except Exception:  # cssselect errors on odd pseudo-classes at runtime
+        return []
+
+
+def _select_text(doc: etree._Element, css: str | None, attrs: tuple[str, ...] = ()) -> str:
+    for el in _select(doc, css):
+        for a in attrs:
+            if el.get(a):
+                return el.get(a)
+        text = clean_text(el.text_content())
+        if text:
+            return text
+    return ""
+
+
+def _first(*values: Any) -> str:
+    for v in values:
+        if isinstance(v, list):
+            v = v[0] if v else None
+        if isinstance(v, str) and clean_text(v):
+            return clean_text(v)
+    return ""
+
+
+def canonical_url(doc: etree._Element, page_url: str, meta: dict[str, list[str]]) -> str:
+    """The page's canonical URL (``<link rel=canonical>``, ``og:url``), normalized."""
+    for href in doc.xpath('//link[@rel="canonical"]/@href') + meta.get("og:url", []):
+        try:
+            return urls.normalize(urls.absolute(page_url, href))
+        except ValueError:
+            continue
+    return urls.normalize(page_url) if urls.is_http(page_url) else page_url
+
+
+def extract(body: bytes, page_url: str, *, tz: ZoneInfo, select: Selectors | None = None,
+            declared_charset: str | None = None) -> ArticleData:
+    """Extract one article from the bytes of its page."""
+    return extract_text(decode(body, declared_charset), page_url, tz=tz, select=select)
+
+
+def extract_text(text: str, page_url: str, *, tz: ZoneInfo,
+                 select: Selectors | None = None) -> ArticleData:
+    sel = select or Selectors()
+    doc = parse_html(text, page_url)
+    meta = _meta(doc)
+    ld = _jsonld_article(doc)
+    url = canonical_url(doc, page_url, meta)
+
+    h1 = doc.xpath("//h1")
+    title = _first(
+        _select_text(doc, sel.title), ld.get("headline"), meta.get("og:title"),
+        meta.get("twitter:title"), clean_text(h1[0].text_content()) if h1 else "",
+        doc.findtext(".//title"),
+    )
+    if not title:
+        raise ParseError(page_url, "no title found (not an article page?)")
+
+    published = (
+        dates.parse(_select_text(doc, sel.published, ("datetime", "content")), tz, fuzzy=True)
+        or dates.parse(_first(ld.get("datePublished")), tz)
+        or dates.parse(_first(meta.get("article:published_time"),
+                              meta.get("og:published_time"), meta.get("datepublished"),
+                              meta.get("pubdate"), meta.get("date")), tz)
+        or _time_element(doc, tz)
+    )
+    updated = (
+        dates.parse(_select_text(doc, sel.updated, ("datetime", "content")), tz, fuzzy=True)
+        or dates.parse(_first(ld.get("dateModified")), tz)
+        or dates.parse(_first(meta.get("article:modified_time"),
+                              meta.get("og:updated_time")), tz)
+    )
+    authors = (
+        ((_select_text(doc, sel.author),) if _select_text(doc, sel.author) else ())
+        or _names(ld.get("author"))
+        or tuple(clean_text(a) for a in meta.get("author", []) + meta.get("article:author", [])
+                 if clean_text(a) and not a.startswith("http"))
+    )
+    summary = _first(_select_text(doc, sel.summary), ld.get("description"),
+                     meta.get("og:description"), meta.get("description"))
+    image, width, height = _image(ld.get("image"))
+    if sel.image:
+        found = _select(doc, sel.image)
+        if found:
+            image = found[0].get("src") or found[0].get("content") or image
+    image = image or _first(meta.get("og:image"), meta.get("twitter:image")) or None
+    width = width or _int(_first(meta.get("og:image:width")))
+    height = height or _int(_first(meta.get("og:image:height")))
+    if image:
+        image = urls.absolute(url if urls.is_http(url) else page_url, image)
+        if not urls.is_http(image):
+            image, width, height = None, None, None
+
+    categories = _keywords(ld.get("articleSection")) or tuple(
+        clean_text(c) for c in meta.get("article:section", []) if clean_text(c))
+    tags = _keywords(ld.get("keywords")) or tuple(
+        clean_text(t) for t in meta.get("article:tag", []) + meta.get("news_keywords", [])
+        if clean_text(t))
+    lang = (doc.get("lang") or ld.get("inLanguage") or _first(meta.get("og:locale")) or None)
+    if isinstance(lang, str):
+        lang = lang.replace("_", "-").split("-")[0].lower()[:8] or None
+    else:
+        lang = None
+
+    base = url if urls.is_http(url) else page_url
+    content = _content(doc, sel, base, page_url)
+    if not summary and content:
+        summary = clean_text(lxml.html.fromstring(content).text_content())[:300] if content else ""
+    return ArticleData(
+        url=url, title=title, published=published, updated=updated, authors=authors,
+        summary=summary, content_html=content, image=image, image_width=width,
+        image_height=height, language=lang, categories=_dedupe(categories),
+        tags=_dedupe(tags),
+    )
+
+
+def _dedupe(items: tuple[str, ...]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for i in items:
+        seen.setdefault(i, None)
+    return tuple(seen)
+
+
+def _time_element(doc: etree._Element, tz: ZoneInfo) -> Any:
+    for t in doc.xpath("//time[@datetime]"):
+        dt = dates.parse(t.get("datetime"), tz)
+        if dt:
+            return dt
+    for el in doc.xpath('//time | //*[contains(@class,"date") or contains(@class,"published")]'):
+        text = clean_text(el.text_content())
+        if text and len(text) < 60:
+            dt = dates.parse(text, tz, fuzzy=True)
+            if dt:
+                return dt
+    return None
+
+
+def _content(doc: etree._Element, sel: Selectors, base: str, page_url: str) -> str:
+    if sel.content:
+        found = _select(doc, sel.content)
+        if found:
+            html = "".join(lxml.html.tostring(el, encoding="unicode") for el in found)
+            return clean_html(html, base)
+    body = doc.find("body")
+    if body is None:
+        return ""
+    work = copy.deepcopy(body)
+    prepare(work, base)
+    import trafilatura  # imported lazily: it is slow to import
+
+    wrapper = lxml.html.Element("html")
+    wrapper.append(work)
+    html = trafilatura.extract(
+        wrapper, url=base, output_format="html", include_images=True, include_links=True,
+        include_formatting=True, include_comments=False, include_tables=True, fast=True,
+    )
+    if not html:
+        return ""
+    return clean_html(_WRAPPER.sub("", html), base)

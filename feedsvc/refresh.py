@@ -1,0 +1,130 @@
+"""One refresh pass: the handler that joins the stages for each source.
+
+``collect`` (sources/fetch/extract) → classify (topics) → ``save`` (store), per
+source, with the source's fetch state and back-off kept in the store. One failing
+source never stops the others and never loses what is stored: every error ends as that
+source's ``last_error`` and an ``error`` result line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import timedelta
+
+from feedsvc import clock
+from feedsvc.config import Config, SourceConfig
+from feedsvc.errors import FeedsvcError, FetchError
+from feedsvc.fetch import Fetcher, RetryLater
+from feedsvc.sources import Collected, Context, collect
+from feedsvc.store import Store
+from feedsvc.topics import Classifier
+from feedsvc.types import SourceResult, SourceState
+
+log = logging.getLogger("feedsvc.refresh")
+MAX_BACKOFF = 6 * 3600.0
+
+Progress = Callable[[str, int, int], None]  # (source id, done, total)
+
+
+class Refresher:
+    """Refreshes sources of one config into one store."""
+
+    def __init__(self, config: Config, store: Store, fetcher: Fetcher | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.fetcher = fetcher or Fetcher(config.fetch)
+        self.classifier = Classifier(config.topics)
+        self.on_changed: Callable[[frozenset[str]], None] | None = None
+
+    def refresh(self, source_ids: Iterable[str] | None = None, *, force: bool = True,
+                progress: Callable[[int, int, SourceResult], None] | None = None
+                ) -> list[SourceResult]:
+        """Refresh the named sources (default: every enabled one), in config order."""
+        wanted = list(source_ids or ())
+        unknown = [s for s in wanted if self.config.source(s) is None]
+        if unknown:
+            raise FeedsvcError(f"unknown source(s): {', '.join(unknown)}")
+        sources = [s for s in self.config.sources if (s.id in wanted if wanted else s.enabled)]
+        results = []
+        for i, src in enumerate(sources, 1):
+            result = self.refresh_source(src, force=force)
+            results.append(result)
+            if progress:
+                progress(i, len(sources), result)
+        return results
+
+    def due(self, src: SourceConfig) -> bool:
+        """False while the source is backing off after failures."""
+        state = self.store.source_state(src.id)
+        return state.next_run is None or state.next_run <= clock.now()
+
+    def refresh_source(self, src: SourceConfig, *, force: bool = True) -> SourceResult:
+        started = time.monotonic()
+        state = self.store.source_state(src.id)
+        now = clock.now()
+        if not force and state.next_run and state.next_run > now:
+            return SourceResult(src.id, "unchanged", error=None)
+        ctx = Context(config=self.config, fetcher=self.fetcher, known=self.store.known_urls)
+        try:
+            got = collect(src, state, ctx)
+            result = self._store(src, got, started)
+        except Exception as e:  # one source's failure must never stop the others
+            return self._failed(src, state, e, started)
+        self.store.put_source_state(replace(
+            state, etag=got.etag, last_modified=got.last_modified, last_attempt=now,
+            last_success=clock.now(), last_error=None, last_status=None, failures=0,
+            fetches=state.fetches + (1 if got.fetched else 0),
+            not_modified=state.not_modified + (1 if got.not_modified else 0),
+            next_run=None,
+        ))
+        log.info("refresh source=%s outcome=%s new=%d updated=%d unchanged=%d skipped=%d "
+                 "not_modified=%s seconds=%.2f", src.id, result.outcome, result.new,
+                 result.updated, result.unchanged, result.skipped, got.not_modified,
+                 result.seconds)
+        for failure in got.failures:
+            log.warning("article source=%s skipped=%r", src.id, failure)
+        if result.changed_feeds and self.on_changed:
+            self.on_changed(result.changed_feeds)
+        return result
+
+    def _store(self, src: SourceConfig, got: Collected, started: float) -> SourceResult:
+        counts = {"new": 0, "updated": 0, "unchanged": 0}
+        feeds: set[str] = set()
+        for art in got.articles:
+            topics = self.classifier.classify(art, (src.id,))
+            saved = self.store.save(src.id, art, topics)
+            counts[saved.outcome] += 1
+            feeds |= saved.feeds
+        outcome = "new" if counts["new"] else "updated" if counts["updated"] else "unchanged"
+        return SourceResult(
+            src.id, outcome, new=counts["new"], updated=counts["updated"],
+            unchanged=counts["unchanged"], skipped=len(got.failures),
+            seconds=time.monotonic() - started, changed_feeds=frozenset(feeds),
+            error="; ".join(got.failures[:3]) if got.failures else None,
+        )
+
+    def _failed(self, src: SourceConfig, state: SourceState, e: Exception,
+                started: float) -> SourceResult:
+        if isinstance(e, FeedsvcError):
+            message = str(e)
+        else:
+            log.exception("refresh source=%s unexpected error", src.id)
+            message = f"internal error: {type(e).__name__}: {e}"
+        status = e.status if isinstance(e, FetchError) else None
+        failures = state.failures + 1
+        wait = min(src.every * (2 ** (failures - 1)), MAX_BACKOFF)
+        if isinstance(e, RetryLater) and e.retry_after is not None:
+            wait = max(e.retry_after, 1.0)
+        now = clock.now()
+        self.store.put_source_state(replace(
+            state, last_attempt=now, last_error=message[:2000], last_status=status,
+            failures=failures, fetches=state.fetches + 1,
+            next_run=now + timedelta(seconds=wait),
+        ))
+        log.warning("refresh source=%s outcome=error status=%s failures=%d retry_in=%.0fs "
+                    "error=%r", src.id, status, failures, wait, message)
+        return SourceResult(src.id, "error", error=message, status=status,
+                            seconds=time.monotonic() - started)

@@ -1,0 +1,114 @@
+"""Article HTML cleaning: what a feed reader may safely show.
+
+Resolves lazy-loaded images (``data-src``, ``srcset``), removes tracking pixels,
+share widgets, "Read also" lists, scripts and styles, makes every URL absolute, then
+sanitizes with nh3 (an allow-list: no scripts, no event handlers, no styles).
+"""
+
+from __future__ import annotations
+
+import re
+
+import lxml.html
+import nh3
+from lxml import etree
+
+from feedsvc.text import xml_safe
+
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dl",
+    "dt", "em", "figcaption", "figure", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img",
+    "ins", "li", "ol", "p", "pre", "q", "s", "small", "strong", "sub", "sup", "table",
+    "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul",
+}
+_ALLOWED_ATTRS = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+    "time": {"datetime"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+}
+_DROP_TAGS = ("script", "style", "noscript", "iframe", "form", "button", "svg", "template",
+              "nav", "aside", "footer", "header")
+_NOISE_CLASS = re.compile(
+    r"(^|[\s_-])(share|sharing|social|read-?also|related|advert|ads?|banner|promo|"
+    r"subscribe|newsletter|comments?)([\s_-]|$)",
+    re.IGNORECASE,
+)
+_LAZY_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-url", "data-lazy")
+_PLACEHOLDER = re.compile(r"^(data:|about:blank)|(blank|spacer|placeholder|pixel)\.(gif|png)",
+                          re.IGNORECASE)
+
+
+def _best_from_srcset(srcset: str) -> str | None:
+    best, best_w = None, -1.0
+    for part in srcset.split(","):
+        bits = part.strip().split()
+        if not bits:
+            continue
+        w = 0.0
+        if len(bits) > 1 and bits[1][:-1].replace(".", "", 1).isdigit():
+            w = float(bits[1][:-1])
+        if w > best_w:
+            best, best_w = bits[0], w
+    return best
+
+
+def _fix_image(img: etree._Element) -> bool:
+    """Resolve lazy loading; return False when the image is a tracker/placeholder."""
+    src = (img.get("src") or "").strip()
+    if not src or _PLACEHOLDER.search(src):
+        lazy = next((img.get(a) for a in _LAZY_ATTRS if img.get(a)), None)
+        if not lazy:
+            srcset = img.get("data-srcset") or img.get("srcset")
+            lazy = _best_from_srcset(srcset) if srcset else None
+        if not lazy:
+            return False
+        img.set("src", lazy.strip())
+    w, h = img.get("width", ""), img.get("height", "")
+    return not (w.strip() in ("0", "1") and h.strip() in ("0", "1"))
+
+
+def prepare(root: etree._Element, base_url: str) -> None:
+    """Remove page furniture from an lxml (sub)tree in place and absolutize its URLs."""
+    for el in list(root.iter(*_DROP_TAGS)):
+        if el is not root and el.getparent() is not None:
+            el.drop_tree()
+    for el in list(root.iter()):
+        if el is root or not isinstance(el.tag, str) or el.getparent() is None:
+            continue
+        if _NOISE_CLASS.search(el.get("class", "") + " " + el.get("id", "")):
+            el.drop_tree()
+    for img in list(root.iter("img")):
+        if not _fix_image(img) and img.getparent() is not None:
+            img.drop_tree()
+    try:
+        lxml.html.make_links_absolute(root, base_url, resolve_base_href=False,
+                                      handle_failures="discard")
+    except (ValueError, TypeError):
+        pass
+
+
+def clean_html(html: str, base_url: str) -> str:
+    """Sanitized, absolutized HTML for a feed's content element."""
+    if not html or not html.strip():
+        return ""
+    try:
+        frag = lxml.html.fragment_fromstring(html, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return ""
+    prepare(frag, base_url)
+    raw = "".join(
+        [frag.text or ""] + [lxml.html.tostring(c, encoding="unicode") for c in frag]
+    )
+    cleaned = nh3.clean(
+        xml_safe(raw),
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRS,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
+    return cleaned.strip()

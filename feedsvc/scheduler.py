@@ -1,0 +1,112 @@
+"""Background work: one APScheduler job per enabled source, plus housekeeping.
+
+Jobs: ``source:{id}`` at the source's ``every`` (never two runs of one source at once:
+``max_instances=1``, ``coalesce``), ``heartbeat`` (kept in the store for /healthz),
+``config`` (hot reload: jobs follow the new config), ``retention`` (daily purge).
+:meth:`Scheduler.stop` waits for running jobs: SIGTERM stops cleanly between jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from feedsvc import clock
+from feedsvc.config import Config
+from feedsvc.dates import local_day
+from feedsvc.fetch import Fetcher
+from feedsvc.refresh import Refresher
+from feedsvc.runtime import Runtime
+
+log = logging.getLogger("feedsvc.scheduler")
+HEARTBEAT_EVERY = 30
+
+
+class Scheduler:
+    def __init__(self, runtime: Runtime, workers: int = 4) -> None:
+        self.rt = runtime
+        self.fetcher = Fetcher(runtime.config.fetch)
+        self.refresher = Refresher(runtime.config, runtime.store, self.fetcher)
+        self.sched = BackgroundScheduler(
+            timezone="UTC",
+            executors={"default": ThreadPoolExecutor(workers)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        )
+        self._lock = threading.Lock()
+        runtime.listeners.append(self._on_config)
+
+    def start(self) -> None:
+        self.beat()
+        self.sched.add_job(self.beat, IntervalTrigger(seconds=HEARTBEAT_EVERY),
+                           id="heartbeat")
+        self.sched.add_job(self.rt.maybe_reload, IntervalTrigger(seconds=15), id="config")
+        self.sched.add_job(self.purge, IntervalTrigger(hours=24),
+                           next_run_time=clock.now() + timedelta(minutes=1), id="retention")
+        self.sync_jobs(self.rt.config)
+        self.sched.start()
+        log.info("scheduler started sources=%d",
+                 sum(1 for s in self.rt.config.sources if s.enabled))
+
+    def stop(self) -> None:
+        """Stop taking jobs and wait for the running ones to finish."""
+        if self.sched.running:
+            self.sched.shutdown(wait=True)
+        self.fetcher.close()
+        log.info("scheduler stopped")
+
+    def beat(self) -> None:
+        self.rt.store.set_kv("scheduler_heartbeat", clock.now().isoformat())
+
+    def sync_jobs(self, config: Config) -> None:
+        """Make the source jobs match ``config``: add, remove, reschedule."""
+        with self._lock:
+            wanted = {f"source:{s.id}": s for s in config.sources if s.enabled}
+            for job in self.sched.get_jobs():
+                if job.id.startswith("source:") and job.id not in wanted:
+                    job.remove()
+                    log.info("source job removed id=%s", job.id)
+            for job_id, src in wanted.items():
+                job = self.sched.get_job(job_id)
+                trigger = IntervalTrigger(seconds=src.every)
+                if job is None:
+                    self.sched.add_job(self.run_source, trigger, args=[src.id], id=job_id,
+                                       next_run_time=clock.now())
+                elif job.trigger.interval.total_seconds() != src.every:
+                    job.reschedule(trigger)
+                    log.info("source job rescheduled id=%s every=%ss", job_id, src.every)
+
+    def run_source(self, source_id: str) -> None:
+        src = self.rt.config.source(source_id)
+        if src is None or not src.enabled:
+            return
+        self.refresher.refresh_source(src, force=False)
+
+    def refresh_all(self) -> None:
+        for src in self.rt.config.sources:
+            if src.enabled:
+                self.refresher.refresh_source(src, force=True)
+
+    def purge(self) -> None:
+        days = self.rt.config.service.retention_days
+        if days <= 0:
+            return
+        cutoff = local_day(clock.now() - timedelta(days=days), self.rt.config.service.tz)
+        n = self.rt.store.purge_before(cutoff)
+        log.info("retention purged=%d before=%s", n, cutoff)
+
+    def _on_config(self, old: Config, new: Config) -> None:
+        self.refresher = Refresher(new, self.rt.store, self.fetcher)
+        if old.topics != new.topics:
+            threading.Thread(target=self._reclassify, name="reclassify", daemon=True).start()
+        self.sync_jobs(new)
+
+    def _reclassify(self) -> None:
+        moved = self.rt.store.reclassify(self.refresher.classifier.classify,
+                                         progress=lambda d, t: log.info(
+                                             "reclassify progress=%d/%d", d, t))
+        log.info("reclassify done moved=%d", moved)

@@ -1,0 +1,468 @@
+"""The archive store: articles, their topics and sources, fetch state, render cache.
+
+The only module that speaks SQL. SQLite by default (WAL, busy timeout: the web side
+reads while the scheduler writes), PostgreSQL by URL. The schema is built by the
+Alembic migrations in ``migrations/``, applied by :meth:`Store.upgrade`. The store never
+fetches and never renders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import lxml.html
+import sqlalchemy as sa
+from lxml import etree
+from sqlalchemy.engine import Connection, Engine
+
+from feedsvc import clock
+from feedsvc.dates import local_day
+from feedsvc.errors import StoreError
+from feedsvc.store.tables import (
+    article_sources,
+    article_topics,
+    articles,
+    feed_versions,
+    kv,
+    rendered,
+    source_state,
+)
+from feedsvc.types import Article, ArticleData, SourceState
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_SPACES = re.compile(r"\s+")
+
+
+def content_hash(data: ArticleData) -> str:
+    """Hash of what a reader would call the article: title, summary, body text.
+
+    Markup-only changes (an ad slot's attributes, a re-ordered class) are not edits.
+    """
+    body = ""
+    if data.content_html:
+        try:
+            body = lxml.html.fromstring(data.content_html).text_content()
+        except (etree.ParserError, ValueError):
+            body = data.content_html
+    material = "\0".join(_SPACES.sub(" ", x).strip() for x in (data.title, data.summary, body))
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Saved:
+    outcome: str  # "new" | "updated" | "unchanged"
+    feeds: frozenset[str]  # feed keys whose content changed
+
+
+@dataclass(frozen=True)
+class Rendered:
+    key: str
+    stamp: str
+    etag: str
+    last_modified: datetime
+    body: bytes
+    body_gz: bytes
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; for SQLite the file's folder is created."""
+    try:
+        u = sa.engine.make_url(url)
+    except sa.exc.ArgumentError as e:
+        raise StoreError(f"invalid database URL {url!r}: {e}") from e
+    if u.drivername.startswith("sqlite"):
+        if u.database and u.database != ":memory:":
+            Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(u, connect_args={"timeout": 30, "check_same_thread": False})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(u, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+class Store:
+    """The archive. Thread-safe (one engine, a connection per call)."""
+
+    def __init__(self, url: str, tz: ZoneInfo | None = None) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.tz = tz or ZoneInfo("UTC")
+        self.dialect = self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.OperationalError as e:
+            raise StoreError(f"database error: {e.orig}") from e
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.OperationalError as e:
+            raise StoreError(f"database error: {e.orig}") from e
+
+    # -- schema --------------------------------------------------------------------
+    def upgrade(self) -> None:
+        """Apply every pending migration (idempotent; concurrent starts are safe)."""
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242001)"))
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except sa.exc.SQLAlchemyError as e:
+            raise StoreError(f"schema migration failed: {e}") from e
+        self.set_timezone(self.tz)
+
+    def schema_version(self) -> str | None:
+        with self._read() as c:
+            try:
+                return c.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            except sa.exc.SQLAlchemyError:
+                return None
+
+    def set_timezone(self, tz: ZoneInfo) -> None:
+        """Use ``tz`` for article days; recompute stored days if it changed."""
+        self.tz = tz
+        if self.get_kv("day_tz") == tz.key:
+            return
+        with self._tx() as c:
+            rows = c.execute(sa.select(articles.c.id, articles.c.published)).all()
+            for rid, published in rows:
+                c.execute(articles.update().where(articles.c.id == rid)
+                          .values(day=local_day(published, tz)))
+            self._set_kv(c, "day_tz", tz.key)
+            self._bump(c, {"*"})
+
+    def ping(self) -> None:
+        with self._read() as c:
+            c.execute(sa.text("SELECT 1"))
+
+    # -- kv ------------------------------------------------------------------------
+    def get_kv(self, key: str) -> str | None:
+        with self._read() as c:
+            return c.execute(sa.select(kv.c.value).where(kv.c.key == key)).scalar()
+
+    def set_kv(self, key: str, value: str) -> None:
+        with self._tx() as c:
+            self._set_kv(c, key, value)
+
+    def _set_kv(self, c: Connection, key: str, value: str) -> None:
+        done = c.execute(kv.update().where(kv.c.key == key).values(value=value)).rowcount
+        if not done:
+            c.execute(kv.insert().values(key=key, value=value))
+
+    # -- articles ------------------------------------------------------------------
+    def known_urls(self, candidates: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(candidates))
+        found: set[str] = set()
+        with self._read() as c:
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i:i + 500]
+                found.update(c.execute(sa.select(articles.c.url)
+                                       .where(articles.c.url.in_(chunk))).scalars())
+        return found
+
+    def save(self, source_id: str, data: ArticleData, topics: Sequence[str]) -> Saved:
+        """Insert or update one article; report what changed and which feeds it touched."""
+        now = clock.now()
+        digest = content_hash(data)
+        with self._tx() as c:
+            row = c.execute(sa.select(articles).where(articles.c.url == data.url)).first()
+            if row is None:
+                published = data.published or now
+                updated = max(data.updated or published, published)
+                values = self._values(data, digest) | {
+                    "url": data.url, "guid": data.url, "source_id": source_id,
+                    "published": published, "date_known": data.published is not None,
+                    "updated": updated, "first_seen": now,
+                    "day": local_day(published, self.tz),
+                }
+                new_day = not c.execute(sa.select(articles.c.id)
+                                        .where(articles.c.day == values["day"]).limit(1)).first()
+                aid = c.execute(articles.insert().values(**values)).inserted_primary_key[0]
+                c.execute(article_sources.insert().values(article_id=aid, source_id=source_id))
+                self._set_topics(c, aid, topics)
+                feeds = _feed_keys([source_id], topics, [values["day"]])
+                if new_day:
+                    feeds.add("days")
+                self._bump(c, feeds)
+                return Saved("new", frozenset(feeds))
+
+            aid = row.id
+            sources = set(c.execute(sa.select(article_sources.c.source_id)
+                                    .where(article_sources.c.article_id == aid)).scalars())
+            old_topics = set(c.execute(sa.select(article_topics.c.topic)
+                                       .where(article_topics.c.article_id == aid)).scalars())
+            feeds: set[str] = set()
+            outcome = "unchanged"
+            if source_id not in sources:
+                c.execute(article_sources.insert().values(article_id=aid, source_id=source_id))
+                sources.add(source_id)
+                feeds.add(f"source/{source_id}")
+            if row.content_hash != digest:
+                # An edit upstream: same id, same published; updated moves.
+                updated = data.updated if data.updated and data.updated > row.updated else now
+                values = self._values(data, digest) | {"updated": max(updated, row.updated)}
+                if not row.date_known and data.published is not None:
+                    values |= {"published": data.published, "date_known": True,
+                               "day": local_day(data.published, self.tz)}
+                c.execute(articles.update().where(articles.c.id == aid).values(**values))
+                feeds |= _feed_keys(sources, old_topics | set(topics),
+                                    {row.day, values.get("day", row.day)})
+                outcome = "updated"
+            if old_topics != set(topics):
+                self._set_topics(c, aid, topics)
+                feeds |= _feed_keys(sources, old_topics | set(topics), [row.day])
+            if feeds:
+                self._bump(c, feeds)
+            return Saved(outcome, frozenset(feeds))
+
+    @staticmethod
+    def _values(data: ArticleData, digest: str) -> dict[str, Any]:
+        return {
+            "title": data.title, "summary": data.summary, "content_html": data.content_html,
+            "authors": json.dumps(list(data.authors), ensure_ascii=False),
+            "image": data.image, "image_width": data.image_width,
+            "image_height": data.image_height, "language": data.language,
+            "categories": json.dumps(list(data.categories), ensure_ascii=False),
+            "tags": json.dumps(list(data.tags), ensure_ascii=False),
+            "content_hash": digest,
+        }
+
+    def _set_topics(self, c: Connection, aid: int, topics: Sequence[str]) -> None:
+        c.execute(article_topics.delete().where(article_topics.c.article_id == aid))
+        if topics:
+            c.execute(article_topics.insert(),
+                      [{"article_id": aid, "topic": t} for t in sorted(set(topics))])
+
+    def reclassify(self, classify: Any, progress: Any = None) -> int:
+        """Re-run topic rules over the whole archive; return how many articles moved."""
+        moved = 0
+        with self._read() as c:
+            ids = list(c.execute(sa.select(articles.c.id).order_by(articles.c.id)).scalars())
+        for n, chunk_start in enumerate(range(0, len(ids), 200)):
+            chunk = ids[chunk_start:chunk_start + 200]
+            with self._tx() as c:
+                for art in self._load(c, chunk):
+                    sources = tuple(c.execute(
+                        sa.select(article_sources.c.source_id)
+                        .where(article_sources.c.article_id == art.id)).scalars())
+                    new = tuple(classify(_as_data(art), sources))
+                    if set(new) != set(art.topics):
+                        self._set_topics(c, art.id, new)
+                        self._bump(c, _feed_keys(sources, set(new) | set(art.topics),
+                                                 [local_day(art.published, self.tz)]))
+                        moved += 1
+            if progress:
+                progress(min(len(ids), (n + 1) * 200), len(ids))
+        return moved
+
+    def count_articles(self, source_id: str | None = None, since: datetime | None = None) -> int:
+        q = sa.select(sa.func.count()).select_from(articles)
+        if source_id:
+            q = q.join(article_sources, article_sources.c.article_id == articles.c.id).where(
+                article_sources.c.source_id == source_id)
+        if since:
+            q = q.where(articles.c.first_seen >= since)
+        with self._read() as c:
+            return int(c.execute(q).scalar() or 0)
+
+    def latest(self, limit: int, *, topic: str | None = None, source: str | None = None,
+               before: tuple[datetime, int] | None = None, q: Sequence[str] = ()
+               ) -> list[Article]:
+        """Newest first (published, then id), optionally within a topic or source."""
+        query = sa.select(articles.c.id)
+        if topic:
+            query = query.join(article_topics, article_topics.c.article_id == articles.c.id
+                               ).where(article_topics.c.topic == topic)
+        if source:
+            query = query.join(article_sources, article_sources.c.article_id == articles.c.id
+                               ).where(article_sources.c.source_id == source)
+        if before:
+            b_pub, b_id = before
+            query = query.where(sa.or_(articles.c.published < b_pub,
+                                       sa.and_(articles.c.published == b_pub,
+                                               articles.c.id < b_id)))
+        for word in q:
+            like = f"%{_escape_like(word)}%"
+            query = query.where(sa.or_(articles.c.title.ilike(like, escape="\\"),
+                                       articles.c.summary.ilike(like, escape="\\"),
+                                       articles.c.content_html.ilike(like, escape="\\")))
+        query = query.order_by(articles.c.published.desc(), articles.c.id.desc()).limit(limit)
+        with self._read() as c:
+            ids = list(c.execute(query).scalars())
+            return self._load(c, ids)
+
+    def day(self, day: str, *, topic: str | None = None) -> list[Article]:
+        """Every article published on ``day`` (service time zone), newest first."""
+        query = sa.select(articles.c.id).where(articles.c.day == day)
+        if topic:
+            query = query.join(article_topics, article_topics.c.article_id == articles.c.id
+                               ).where(article_topics.c.topic == topic)
+        query = query.order_by(articles.c.published.desc(), articles.c.id.desc())
+        with self._read() as c:
+            return self._load(c, list(c.execute(query).scalars()))
+
+    def days(self, topic: str | None = None) -> list[str]:
+        """Days that have articles, oldest first."""
+        query = sa.select(articles.c.day).distinct()
+        if topic:
+            query = query.join(article_topics, article_topics.c.article_id == articles.c.id
+                               ).where(article_topics.c.topic == topic)
+        with self._read() as c:
+            return sorted(c.execute(query).scalars())
+
+    def day_counts(self) -> dict[str, int]:
+        with self._read() as c:
+            rows = c.execute(sa.select(articles.c.day, sa.func.count())
+                             .group_by(articles.c.day)).all()
+        return {d: n for d, n in rows}
+
+    def _load(self, c: Connection, ids: list[int]) -> list[Article]:
+        if not ids:
+            return []
+        rows = {r.id: r for r in c.execute(sa.select(articles).where(articles.c.id.in_(ids)))}
+        topics: dict[int, list[str]] = {}
+        for aid, t in c.execute(sa.select(article_topics.c.article_id, article_topics.c.topic)
+                                .where(article_topics.c.article_id.in_(ids))):
+            topics.setdefault(aid, []).append(t)
+        return [_article(rows[i], tuple(sorted(topics.get(i, ())))) for i in ids if i in rows]
+
+    def purge_before(self, cutoff_day: str) -> int:
+        """Delete articles of whole days before ``cutoff_day`` (retention)."""
+        with self._tx() as c:
+            days = set(c.execute(sa.select(articles.c.day).distinct()
+                                 .where(articles.c.day < cutoff_day)).scalars())
+            if not days:
+                return 0
+            ids = list(c.execute(sa.select(articles.c.id)
+                                 .where(articles.c.day < cutoff_day)).scalars())
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                c.execute(article_topics.delete().where(article_topics.c.article_id.in_(chunk)))
+                c.execute(article_sources.delete()
+                          .where(article_sources.c.article_id.in_(chunk)))
+                c.execute(articles.delete().where(articles.c.id.in_(chunk)))
+            self._bump(c, {"*"})
+            return len(ids)
+
+    # -- source state --------------------------------------------------------------
+    def source_state(self, source_id: str) -> SourceState:
+        with self._read() as c:
+            row = c.execute(sa.select(source_state)
+                            .where(source_state.c.source_id == source_id)).first()
+        return SourceState(**row._asdict()) if row else SourceState(source_id=source_id)
+
+    def all_source_states(self) -> dict[str, SourceState]:
+        with self._read() as c:
+            return {r.source_id: SourceState(**r._asdict())
+                    for r in c.execute(sa.select(source_state))}
+
+    def put_source_state(self, state: SourceState) -> None:
+        values = {k: getattr(state, k) for k in source_state.c.keys()}
+        with self._tx() as c:
+            done = c.execute(source_state.update()
+                             .where(source_state.c.source_id == state.source_id)
+                             .values(**values)).rowcount
+            if not done:
+                c.execute(source_state.insert().values(**values))
+
+    # -- feed versions and render cache --------------------------------------------
+    def _bump(self, c: Connection, feeds: set[str]) -> None:
+        for key in sorted(feeds):
+            done = c.execute(feed_versions.update().where(feed_versions.c.feed == key)
+                             .values(version=feed_versions.c.version + 1)).rowcount
+            if not done:
+                c.execute(feed_versions.insert().values(feed=key, version=1))
+
+    def bump(self, feeds: set[str]) -> None:
+        with self._tx() as c:
+            self._bump(c, feeds)
+
+    def versions(self, feeds: Sequence[str]) -> dict[str, int]:
+        with self._read() as c:
+            rows = c.execute(sa.select(feed_versions.c.feed, feed_versions.c.version)
+                             .where(feed_versions.c.feed.in_(list(feeds)))).all()
+        found = {f: v for f, v in rows}
+        return {f: found.get(f, 0) for f in feeds}
+
+    def get_rendered(self, key: str) -> Rendered | None:
+        with self._read() as c:
+            row = c.execute(sa.select(rendered).where(rendered.c.key == key)).first()
+        return Rendered(**row._asdict()) if row else None
+
+    def put_rendered(self, item: Rendered) -> None:
+        values = {k: getattr(item, k) for k in rendered.c.keys()}
+        with self._tx() as c:
+            done = c.execute(rendered.update().where(rendered.c.key == item.key)
+                             .values(**values)).rowcount
+            if not done:
+                try:
+                    with c.begin_nested():
+                        c.execute(rendered.insert().values(**values))
+                except sa.exc.IntegrityError:
+                    pass  # another worker rendered the same bytes first
+
+
+def _escape_like(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _feed_keys(sources: Iterable[str], topics: Iterable[str], days: Iterable[str]) -> set[str]:
+    """Feeds whose entries change when an article of these sources/topics/days does."""
+    topics, days = set(topics), set(days)
+    keys = {"all", "digest"}
+    keys |= {f"source/{s}" for s in sources}
+    keys |= {f"topic/{t}" for t in topics}
+    keys |= {f"day/{d}" for d in days}
+    keys |= {f"topic/{t}/day/{d}" for t in topics for d in days}
+    return keys
+
+
+def _article(row: Any, topics: tuple[str, ...]) -> Article:
+    return Article(
+        id=row.id, guid=row.guid, url=row.url, source_id=row.source_id, title=row.title,
+        summary=row.summary, content_html=row.content_html,
+        authors=tuple(json.loads(row.authors)), published=row.published, updated=row.updated,
+        first_seen=row.first_seen, image=row.image, image_width=row.image_width,
+        image_height=row.image_height, language=row.language,
+        categories=tuple(json.loads(row.categories)), tags=tuple(json.loads(row.tags)),
+        topics=topics,
+    )
+
+
+def _as_data(a: Article) -> ArticleData:
+    return ArticleData(url=a.url, title=a.title, published=a.published, updated=a.updated,
+                       authors=a.authors, summary=a.summary, content_html=a.content_html,
+                       image=a.image, categories=a.categories, tags=a.tags,
+                       language=a.language)

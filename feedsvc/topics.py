@@ -1,0 +1,99 @@
+"""Topic rules: which topics an article belongs to.
+
+A topic matches when any ``any`` term, every ``all`` term and no ``none`` term occur in
+the title, summary, content text or the site's categories/tags (Unicode-aware,
+case-insensitive, whole words; a trailing ``*`` is a prefix wildcard, so ``Харків*``
+matches ``Харкові``), restricted to ``sources`` when given, or when one of its
+``categories`` is among the article's own categories. Terms are compiled once, into
+patterns without backtracking traps (linear time on any text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+import lxml.html
+from lxml import etree
+
+from feedsvc.config import TopicConfig
+from feedsvc.types import ArticleData
+
+
+def compile_term(term: str) -> re.Pattern[str]:
+    """``weapon*`` → whole-word prefix pattern; ``video game`` → words with any spacing."""
+    t = term.strip()
+    prefix = t.endswith("*")
+    words = t.rstrip("*").split()
+    body = r"\s+".join(re.escape(w) for w in words)
+    tail = r"\w*" if prefix else r"(?!\w)"
+    lead = r"(?<!\w)" if re.match(r"\w", words[0]) else ""
+    return re.compile(lead + body + tail, re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    slug: str
+    any: tuple[re.Pattern[str], ...]
+    all: tuple[re.Pattern[str], ...]
+    none: tuple[re.Pattern[str], ...]
+    sources: frozenset[str]
+    categories: frozenset[str]
+
+
+def match_text(article: ArticleData) -> str:
+    """The text topic terms are matched against."""
+    body = ""
+    if article.content_html:
+        try:
+            body = lxml.html.fromstring(article.content_html).text_content()
+        except (etree.ParserError, ValueError):
+            body = article.content_html
+    return "\n".join([article.title, article.summary, body, *article.categories,
+                      *article.tags])
+
+
+class Classifier:
+    """Compiled topic rules of one config."""
+
+    def __init__(self, topics: tuple[TopicConfig, ...]) -> None:
+        self.rules = tuple(
+            _Rule(
+                slug=t.slug,
+                any=tuple(compile_term(x) for x in t.any),
+                all=tuple(compile_term(x) for x in t.all),
+                none=tuple(compile_term(x) for x in t.none),
+                sources=frozenset(t.sources),
+                categories=frozenset(c.casefold() for c in t.categories),
+            )
+            for t in topics
+        )
+        self.fingerprint = hashlib.sha256(
+            json.dumps([t.model_dump(mode="json") for t in topics], sort_keys=True).encode()
+        ).hexdigest()
+
+    def classify(self, article: ArticleData, source_ids: tuple[str, ...]) -> tuple[str, ...]:
+        """Sorted slugs of the topics ``article`` (found via ``source_ids``) belongs to."""
+        text: str | None = None
+        cats = {c.casefold() for c in article.categories}
+        out = []
+        for r in self.rules:
+            if r.sources and not r.sources.intersection(source_ids):
+                continue
+            if r.categories & cats:
+                out.append(r.slug)
+                continue
+            if not (r.any or r.all):
+                continue
+            if text is None:
+                text = match_text(article)
+            if r.any and not any(p.search(text) for p in r.any):
+                continue
+            if not all(p.search(text) for p in r.all):
+                continue
+            if any(p.search(text) for p in r.none):
+                continue
+            out.append(r.slug)
+        return tuple(sorted(out))

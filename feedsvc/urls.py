@@ -1,0 +1,43 @@
+"""URL identity: normalizing canonical URLs so one story is one article.
+
+Lower-case scheme and host, no default port, no fragment, no tracking parameters
+(``utm_*``, ``fbclid``, ``gclid``...), an empty path as ``/``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+_TRACKING = {
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "mc_cid", "mc_eid",
+    "igshid", "_ga", "_gl", "ref_src", "cmpid", "ocid",
+}
+
+
+def normalize(url: str) -> str:
+    """The canonical form of an absolute http(s) URL; raises ValueError otherwise."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise ValueError(f"URL without a host: {url!r}")
+    port = parts.port  # raises ValueError on a bad port
+    netloc = host if ":" not in host else f"[{host}]"
+    if port and not (scheme == "http" and port == 80 or scheme == "https" and port == 443):
+        netloc += f":{port}"
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not (k.lower().startswith("utm_") or k.lower() in _TRACKING)
+    ]
+    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+
+
+def absolute(base: str, href: str) -> str:
+    """``href`` resolved against ``base`` (whitespace trimmed)."""
+    return urljoin(base, href.strip())
+
+
+def is_http(url: str) -> bool:
+    return urlsplit(url).scheme.lower() in ("http", "https")

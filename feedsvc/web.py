@@ -1,0 +1,239 @@
+"""The web app: routes, HTTP semantics (ETag/304, gzip, caching), error pages.
+
+``create_app()`` is the factory for ``gunicorn 'feedsvc.web:create_app()'``. The web
+side only reads: feeds come from :class:`feedsvc.feeds.Publisher` (render-once
+cache); it never fetches. Nothing a client sends yields a 500 or a stack trace: every
+error is a one-line ``text/plain`` answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from feedsvc import clock, render
+from feedsvc.errors import BadRequest, FeedsvcError, NotFound
+from feedsvc.feeds import FORMATS, Served, parse_request
+from feedsvc.runtime import Runtime
+
+log = logging.getLogger("feedsvc.web")
+HEARTBEAT_FRESH = timedelta(minutes=3)
+
+
+def create_app(runtime: Runtime | None = None, config_path: str | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(Path(__file__).parent / "web_templates"))
+    rt = runtime or Runtime.from_path(config_path)
+    if runtime is None:
+        rt.store.upgrade()
+    app.extensions["feedsvc"] = rt
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    @app.before_request
+    def _reload() -> None:
+        rt.maybe_reload()
+        g.rt = rt
+
+    @app.get("/")
+    def index() -> Response:
+        cfg = rt.config
+        base = _base(rt)
+        counts = rt.store.day_counts()
+        days = sorted(counts, reverse=True)[:30]
+        html = render_template("index.html", cfg=cfg, base=base, days=days, counts=counts,
+                               formats=FORMATS)
+        return Response(html, content_type=render.CONTENT_TYPES["html"])
+
+    @app.get("/feeds/<path:path>")
+    def feed(path: str) -> Response:
+        try:
+            req = parse_request(path, request.args, rt.config)
+        except NotFound as e:
+            return _text(404, str(e))
+        except BadRequest as e:
+            return _text(400, str(e))
+        return _send(rt.publisher.get(req, _base(rt)))
+
+    @app.get("/feeds.opml")
+    def opml() -> Response:
+        body = _opml(rt, _base(rt)).encode("utf-8")
+        return Response(body, content_type=render.CONTENT_TYPES["opml"])
+
+    @app.get("/status.json")
+    def status_json() -> Response:
+        return Response(json.dumps(status(rt), ensure_ascii=False, indent=1),
+                        content_type="application/json; charset=utf-8")
+
+    @app.get("/status")
+    def status_html() -> Response:
+        html = render_template("status.html", st=status(rt))
+        return Response(html, content_type=render.CONTENT_TYPES["html"])
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        ok, reason = health(rt)
+        return _text(200 if ok else 503, reason)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(e: HTTPException) -> Response:
+        return _text(e.code or 500, e.description.split(".")[0] if e.description else e.name,
+                     allow=e.get_headers())
+
+    @app.errorhandler(FeedsvcError)
+    def _feedsvc_error(e: FeedsvcError) -> Response:
+        log.error("request failed path=%r error=%r", request.path, str(e))
+        return _text(503, "service temporarily unavailable")
+
+    @app.errorhandler(Exception)
+    def _internal(e: Exception) -> Response:
+        log.exception("request failed path=%r", request.path)
+        return _text(500, "internal error")
+
+    return app
+
+
+def _base(rt: Runtime) -> str:
+    return rt.config.service.base_url or request.host_url.rstrip("/")
+
+
+def _text(status: int, message: str, allow: Any = None) -> Response:
+    line = " ".join(str(message).split())[:300] + "\n"
+    resp = Response(line, status=status, content_type="text/plain; charset=utf-8")
+    for k, v in allow or ():
+        if k.lower() == "allow":
+            resp.headers[k] = v
+    return resp
+
+
+def _accepts_gzip(header: str) -> bool:
+    for part in header.split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip().lower() in ("gzip", "x-gzip", "*"):
+            q = params.strip().lower()
+            if q.startswith("q="):
+                try:
+                    return float(q[2:]) > 0
+                except ValueError:
+                    return False
+            return True
+    return False
+
+
+def _send(served: Served) -> Response:
+    gz = _accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    etag = served.etag[:-1] + '-gz"' if gz else served.etag
+    headers = {
+        "ETag": etag,
+        "Last-Modified": format_datetime(served.last_modified.astimezone(UTC), usegmt=True),
+        "Cache-Control": f"public, max-age={served.max_age}",
+        "Vary": "Accept-Encoding",
+    }
+    if _not_modified(served, request.headers):
+        return Response(status=304, headers=headers)
+    body = served.body_gz if gz else served.body
+    if gz:
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, status=200, headers=headers, content_type=served.content_type)
+
+
+def _not_modified(served: Served, headers: Any) -> bool:
+    inm = headers.get("If-None-Match")
+    if inm is not None:
+        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        plain = served.etag
+        return "*" in tags or plain in tags or plain[:-1] + '-gz"' in tags
+    ims = headers.get("If-Modified-Since")
+    if ims:
+        try:
+            since = parsedate_to_datetime(ims)
+        except (TypeError, ValueError, IndexError):
+            return False
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return served.last_modified <= since
+    return False
+
+
+def _opml(rt: Runtime, base: str) -> str:
+    cfg = rt.config
+    rows = []
+    for t in cfg.topics:
+        rows.append((t.display_title, f"{base}/feeds/topic/{t.slug}"))
+    topics = "".join(
+        f'   <outline type="rss" text="{escape(n)}" title="{escape(n)}" '
+        f'xmlUrl="{escape(u)}.atom" htmlUrl="{escape(base)}/"/>\n' for n, u in rows)
+    sources = "".join(
+        f'   <outline type="rss" text="{escape(s.display_title)}" '
+        f'title="{escape(s.display_title)}" xmlUrl="{escape(base)}/feeds/source/{s.id}.atom" '
+        f'htmlUrl="{escape(s.url if s.kind != "files" else base + "/")}"/>\n'
+        for s in cfg.sources)
+    updated = format_datetime(cfg.loaded_at, usegmt=True)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0">\n <head>\n'
+        f"  <title>{escape(cfg.service.title)}</title>\n"
+        f"  <dateModified>{updated}</dateModified>\n </head>\n <body>\n"
+        f'  <outline text="All articles" type="rss" xmlUrl="{escape(base)}/feeds/all.atom"/>\n'
+        f'  <outline text="Topics">\n{topics}  </outline>\n'
+        f'  <outline text="Sources">\n{sources}  </outline>\n </body>\n</opml>\n'
+    )
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z") if dt else None
+
+
+def status(rt: Runtime) -> dict[str, Any]:
+    """The data behind /status and /status.json."""
+    cfg = rt.config
+    states = rt.store.all_source_states()
+    since = clock.now() - timedelta(hours=24)
+    sources = []
+    for s in cfg.sources:
+        st = states.get(s.id)
+        sources.append({
+            "id": s.id, "title": s.display_title, "kind": s.kind, "url": s.url,
+            "enabled": s.enabled, "every": s.every,
+            "last_attempt": _iso(st.last_attempt) if st else None,
+            "last_success": _iso(st.last_success) if st else None,
+            "last_error": st.last_error if st else None,
+            "last_status": st.last_status if st else None,
+            "failures": st.failures if st else 0,
+            "next_run": _iso(st.next_run) if st else None,
+            "articles": rt.store.count_articles(s.id),
+            "articles_24h": rt.store.count_articles(s.id, since=since),
+            "not_modified_ratio": (round(st.not_modified / st.fetches, 3)
+                                   if st and st.fetches else None),
+        })
+    ok, reason = health(rt)
+    return {
+        "service": cfg.service.title,
+        "healthy": ok, "health": reason,
+        "config": {
+            "path": str(cfg.path), "sha256": cfg.sha256, "loaded_at": _iso(cfg.loaded_at),
+            "refused": ({"message": rt.refused.message, "at": _iso(rt.refused.at)}
+                        if rt.refused else None),
+        },
+        "sources": sources,
+        "topics": [{"slug": t.slug, "title": t.display_title} for t in cfg.topics],
+    }
+
+
+def health(rt: Runtime) -> tuple[bool, str]:
+    try:
+        rt.store.ping()
+        beat = rt.store.get_kv("scheduler_heartbeat")
+    except FeedsvcError as e:
+        return False, f"store unavailable: {e}"
+    if not beat:
+        return False, "no scheduler heartbeat yet"
+    age = clock.now() - datetime.fromisoformat(beat)
+    if age > HEARTBEAT_FRESH:
+        return False, f"scheduler heartbeat is {int(age.total_seconds())}s old"
+    return True, "ok"
