@@ -98,6 +98,8 @@ class Refresher:
             saved = self.store.save(src.id, art, topics)
             counts[saved.outcome] += 1
             feeds |= saved.feeds
+        if got.known:
+            feeds |= self.store.attach(src.id, got.known)
         outcome = "new" if counts["new"] else "updated" if counts["updated"] else "unchanged"
         return SourceResult(
             src.id, outcome, new=counts["new"], updated=counts["updated"],

@@ -38,6 +38,7 @@ class Collected:
 
     articles: list[ArticleData] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # "URL: message"
+    known: list[str] = field(default_factory=list)  # listed URLs already archived
     not_modified: bool = False
     etag: str | None = None
     last_modified: str | None = None
@@ -91,18 +92,21 @@ def _read_feed(src: SourceConfig, state: SourceState, ctx: Context) -> Collected
             items.append(_feed_entry(entry, resp.url, tz))
         except (ValueError, FeedsvcError) as e:
             out.failures.append(f"{entry.get('link') or entry.get('id') or '?'}: {e}")
-    if src.fulltext and items:
-        known = ctx.known([a.url for a in items])
-        for i, item in enumerate(items):
-            if item.url in known:
-                continue  # only new items cost a page fetch
-            try:
-                page = _page(src, item.url, ctx)
-            except FeedsvcError as e:
-                out.failures.append(f"{item.url}: full text not fetched: {e}")
-                continue
-            items[i] = _merge(item, page)
-    out.articles = items
+    if not src.fulltext:
+        out.articles = items
+        return out
+    known = ctx.known([a.url for a in items])
+    for item in items:
+        if item.url in known:
+            out.known.append(item.url)  # only new items cost a page fetch
+            continue
+        try:
+            page = _page(src, item.url, ctx)
+        except FeedsvcError as e:
+            out.failures.append(f"{item.url}: full text not fetched: {e}")
+            out.articles.append(item)  # keep the feed's version meanwhile
+            continue
+        out.articles.append(_merge(item, page))
     return out
 
 
@@ -114,8 +118,10 @@ def _feed_entry(entry: feedparser.FeedParserDict, base: str, tz: ZoneInfo) -> Ar
     title = clean_text(entry.get("title"))
     if not title:
         raise ValueError("entry has no title")
-    published = dates.parse(entry.get("published"), tz) or dates.parse(entry.get("updated"), tz)
-    updated = dates.parse(entry.get("updated"), tz) if entry.get("published") else None
+    # dict.get: feedparser's own .get maps a missing "updated" to "published" (and warns)
+    raw_published, raw_updated = dict.get(entry, "published"), dict.get(entry, "updated")
+    published = dates.parse(raw_published, tz) or dates.parse(raw_updated, tz)
+    updated = dates.parse(raw_updated, tz) if raw_published else None
     html = ""
     if entry.get("content"):
         html = max((c.get("value", "") for c in entry.content), key=len)
@@ -185,6 +191,7 @@ def _read_html(src: SourceConfig, state: SourceState, ctx: Context) -> Collected
     known = ctx.known(links)
     for link in links:
         if link in known:
+            out.known.append(link)
             continue
         try:
             out.articles.append(_page(src, link, ctx))

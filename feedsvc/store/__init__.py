@@ -247,6 +247,22 @@ class Store:
                 self._bump(c, feeds)
             return Saved(outcome, frozenset(feeds))
 
+    def attach(self, source_id: str, known: Sequence[str]) -> frozenset[str]:
+        """Record that ``source_id`` lists these archived URLs too (one story, one entry)."""
+        with self._tx() as c:
+            ids = list(c.execute(sa.select(articles.c.id).where(articles.c.url.in_(
+                list(known)))).scalars())
+            have = set(c.execute(sa.select(article_sources.c.article_id).where(
+                article_sources.c.source_id == source_id,
+                article_sources.c.article_id.in_(ids))).scalars())
+            missing = [i for i in ids if i not in have]
+            if not missing:
+                return frozenset()
+            c.execute(article_sources.insert(),
+                      [{"article_id": i, "source_id": source_id} for i in missing])
+            self._bump(c, {f"source/{source_id}"})
+        return frozenset({f"source/{source_id}"})
+
     @staticmethod
     def _values(data: ArticleData, digest: str) -> dict[str, Any]:
         return {

@@ -1,0 +1,220 @@
+"""Refresh against a real HTTP server on 127.0.0.1: feed, html and files sources,
+and every way a source can fail without losing what is stored."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from conftest import EXPECTED, NewsServer, serve_sample_site, slug, write_config
+
+from feedsvc import config as config_mod
+from feedsvc.refresh import Refresher
+
+
+def _refresher(cfg: config_mod.Config, store_for) -> Refresher:  # noqa: ANN001
+    return Refresher(cfg, store_for(cfg))
+
+
+def test_feed_source_with_fulltext_stores_every_article(site: NewsServer, tmp_path: Path,
+                                                        store_for) -> None:
+    names = serve_sample_site(site)
+    cfg = config_mod.load(write_config(tmp_path, f"""
+        [[source]]
+        id = "news"
+        kind = "feed"
+        url = "{site.url('/feed.xml')}"
+        fulltext = true
+        timezone = "Europe/Kyiv"
+        """))
+    r = _refresher(cfg, store_for)
+    [result] = r.refresh()
+    assert result.outcome == "new" and result.new == len(names), result
+    arts = {a.url: a for a in r.store.latest(100)}
+    for n in names:
+        a = arts[f"{site.base}/news/{slug(n)}"]
+        assert a.title == EXPECTED[n]["title"]
+        assert "<p>" in a.content_html  # full text came from the page, not the feed
+        if EXPECTED[n]["published"]:
+            assert a.published == datetime.fromisoformat(EXPECTED[n]["published"])
+    # The feed said "feedsvc-test/1.0" on every request.
+    assert all(h.get("User-Agent") == "feedsvc-test/1.0" for _, h in site.requests)
+
+
+def test_second_refresh_is_conditional_and_keeps_ids(site: NewsServer, tmp_path: Path,
+                                                     store_for) -> None:
+    serve_sample_site(site, sorted(EXPECTED)[:5])
+    cfg = config_mod.load(write_config(tmp_path, f"""
+        [[source]]
+        id = "news"
+        kind = "feed"
+        url = "{site.url('/feed.xml')}"
+        fulltext = true
+        """))
+    r = _refresher(cfg, store_for)
+    r.refresh()
+    before = {a.url: (a.guid, a.published, a.updated) for a in r.store.latest(100)}
+    page_hits = site.hits(f"/news/{slug(sorted(EXPECTED)[0])}")
+    [second] = r.refresh()
+    assert second.outcome == "unchanged" and second.new == 0
+    # 304 on the feed (If-None-Match sent), and no article page fetched again.
+    assert site.requests[-1][1].get("If-None-Match") == '"feed-1"'
+    assert site.hits(f"/news/{slug(sorted(EXPECTED)[0])}") == page_hits
+    after = {a.url: (a.guid, a.published, a.updated) for a in r.store.latest(100)}
+    assert after == before
+    assert r.store.source_state("news").not_modified == 1
+
+
+def test_html_source_follows_listing_links(site: NewsServer, tmp_path: Path,
+                                           store_for) -> None:
+    names = serve_sample_site(site, sorted(EXPECTED)[:8])
+    cfg = config_mod.load(write_config(tmp_path, f"""
+        [[source]]
+        id = "listing"
+        kind = "html"
+        url = "{site.url('/latest')}"
+        links = "article h2 a"
+        timezone = "Europe/Kyiv"
+        """))
+    r = _refresher(cfg, store_for)
+    [result] = r.refresh()
+    assert result.new == len(names)
+    urls = {a.url for a in r.store.latest(100)}
+    # utm_* and the fragment are gone: one story, one normalized URL.
+    assert urls == {f"{site.base}/news/{slug(n)}" for n in names}
+    assert site.hits("/about") == 0  # nav links are not articles
+
+
+def test_same_story_through_two_sources_is_one_article(site: NewsServer, tmp_path: Path,
+                                                       store_for) -> None:
+    serve_sample_site(site, sorted(EXPECTED)[:4])
+    cfg = config_mod.load(write_config(tmp_path, f"""
+        [[source]]
+        id = "viafeed"
+        kind = "feed"
+        url = "{site.url('/feed.xml')}"
+        fulltext = true
+
+        [[source]]
+        id = "vialisting"
+        kind = "html"
+        url = "{site.url('/latest')}"
+        links = "article h2 a"
+        """))
+    r = _refresher(cfg, store_for)
+    results = r.refresh()
+    assert [x.outcome for x in results] == ["new", "unchanged"]
+    assert r.store.count_articles() == 4
+    assert len(r.store.latest(10, source="viafeed")) == 4
+    assert len(r.store.latest(10, source="vialisting")) == 4
+
+
+def test_files_source_imports_jsonl(tmp_path: Path, store_for) -> None:
+    folder = tmp_path / "import"
+    folder.mkdir()
+    (folder / "export.jsonl").write_text(
+        '{"url": "https://news.example/a?utm_medium=x", "title": "Imported A", '
+        '"published": "2026-11-20T10:00:00+02:00", "content_html": "<p>Body A</p>"}\n'
+        "this line is not json\n"
+        '{"url": "https://news.example/b", "title": "Imported B", "published": '
+        '"2026-11-21 09:00", "categories": ["Energy"]}\n', "utf-8")
+    cfg = config_mod.load(write_config(tmp_path, """
+        [[source]]
+        id = "import"
+        kind = "files"
+        url = "import/"
+        timezone = "Europe/Kyiv"
+        """))
+    r = _refresher(cfg, store_for)
+    [result] = r.refresh()
+    assert result.new == 2 and result.skipped == 1
+    assert "export.jsonl:2" in (result.error or "")
+    b, a = r.store.latest(10)
+    assert a.url == "https://news.example/a"
+    assert b.published.isoformat() == "2026-11-21T07:00:00+00:00"  # read in Kyiv time
+    assert b.topics == ("energy",)
+
+
+def _failing_config(tmp_path: Path, site: NewsServer) -> config_mod.Config:
+    return config_mod.load(write_config(tmp_path, f"""
+        [[source]]
+        id = "good"
+        kind = "feed"
+        url = "{site.url('/feed.xml')}"
+
+        [[source]]
+        id = "broken"
+        kind = "feed"
+        url = "{site.url('/broken.xml')}"
+        """))
+
+
+def test_failing_sources_lose_nothing_and_never_stop_others(site: NewsServer, tmp_path: Path,
+                                                            store_for) -> None:
+    serve_sample_site(site, sorted(EXPECTED)[:3])
+    cfg = _failing_config(tmp_path, site)
+    r = _refresher(cfg, store_for)
+    site.add("/broken.xml", '<rss version="2.0"><channel><title>B</title><item><title>Kept'
+             '</title><link>https://b.example/kept</link></item></channel></rss>',
+             ctype="application/rss+xml")
+    assert [x.outcome for x in r.refresh()] == ["new", "new"]
+    stored = r.store.count_articles()
+
+    cases = [
+        ({"status": 500, "body": "oops"}, "HTTP 500"),
+        ({"hang": True}, "timed out"),
+        ({"body": b"\x89PNG\r\n\x1a\n\x00\x00garbage\xff\xfe", "ctype": "image/png"},
+         "not a feed"),
+        ({"body": "<html><body><h1>Welcome</h1><p>No feed here</p></body></html>"},
+         "not a feed"),
+    ]
+    for kw, message in cases:
+        site.add("/broken.xml", **kw)
+        good, broken = r.refresh()
+        assert good.outcome == "unchanged", good
+        assert broken.outcome == "error" and message in (broken.error or ""), broken
+        assert message in broken.line()
+        assert r.store.count_articles() == stored
+        state = r.store.source_state("broken")
+        assert message in (state.last_error or "")
+    state = r.store.source_state("broken")
+    assert state.failures == len(cases)
+    assert state.last_success is not None and state.next_run is not None
+
+
+def test_source_that_hangs_times_out_within_the_limit(site: NewsServer, tmp_path: Path,
+                                                      store_for) -> None:
+    import time
+
+    site.add("/feed.xml", hang=True)
+    cfg = config_mod.load(write_config(tmp_path, f"""
+        [[source]]
+        id = "slow"
+        kind = "feed"
+        url = "{site.url('/feed.xml')}"
+        """, fetch='max_bytes = "1MB"'))
+    started = time.monotonic()
+    [result] = _refresher(cfg, store_for).refresh()
+    assert result.outcome == "error" and "timed out after 2s" in (result.error or "")
+    assert time.monotonic() - started < 10
+
+
+def test_refresh_command_prints_a_line_per_source_and_exits_1_on_failure(
+        site: NewsServer, tmp_path: Path) -> None:
+    serve_sample_site(site, sorted(EXPECTED)[:2])
+    site.add("/broken.xml", status=500)
+    cfg = _failing_config(tmp_path, site)
+    proc = subprocess.run([sys.executable, "-m", "feedsvc", "--config", str(cfg.path),
+                           "refresh"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("good: new (2 new")
+    assert lines[1].startswith("broken: error: HTTP 500")
+    ok = subprocess.run([sys.executable, "-m", "feedsvc", "--config", str(cfg.path),
+                         "refresh", "good"], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and ok.stdout.startswith("good: unchanged")
+    bad = subprocess.run([sys.executable, "-m", "feedsvc", "--config", str(cfg.path),
+                          "refresh", "nosuch"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "unknown source(s): nosuch" in bad.stderr
