@@ -242,23 +242,24 @@ class Settings(_Model):
     source: tuple[SourceConfig, ...] = Field(default=(), alias="source")
     topic: tuple[TopicConfig, ...] = Field(default=(), alias="topic")
 
-    @model_validator(mode="after")
-    def _unique(self) -> Settings:
-        problems = []
-        for what, items, attr in (("source", self.source, "id"), ("topic", self.topic, "slug")):
-            seen: set[str] = set()
-            for item in items:
-                key = getattr(item, attr)
-                if key in seen:
-                    problems.append(f"duplicate {what} {attr} {key!r}")
-                seen.add(key)
-        ids = {s.id for s in self.source}
-        for t in self.topic:
-            problems += [f"topic {t.slug!r} names unknown source {s!r}"
-                         for s in t.sources if s not in ids]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+
+def _cross_checks(settings: Settings) -> list[tuple[str, str]]:
+    """Problems that span entries: duplicate ids/slugs, topics naming unknown sources."""
+    problems: list[tuple[str, str]] = []
+    for what, items, attr in (("source", settings.source, "id"),
+                              ("topic", settings.topic, "slug")):
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            key = getattr(item, attr)
+            if key in seen:
+                problems.append((f"{what}[{i}]({key}).{attr}",
+                                 f"duplicate {what} {attr} {key!r}"))
+            seen.add(key)
+    ids = {s.id for s in settings.source}
+    for i, t in enumerate(settings.topic):
+        problems += [(f"topic[{i}]({t.slug}).sources", f"unknown source {s!r}")
+                     for s in t.sources if s not in ids]
+    return problems
 
 
 @dataclass(frozen=True)
@@ -369,6 +370,9 @@ def parse(data: bytes, path: Path) -> Config:
         settings = Settings.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(str(path), _problems(e, raw)) from e
+    problems = _cross_checks(settings)
+    if problems:
+        raise ConfigError(str(path), problems)
     db = os.environ.get("FEEDSVC_DATABASE_URL") or settings.service.database
     return Config(
         settings=settings,

@@ -23,7 +23,7 @@ from feedsvc import dates, urls
 from feedsvc.config import Selectors
 from feedsvc.errors import ParseError
 from feedsvc.sanitize import clean_html, prepare
-from feedsvc.text import clean_text
+from feedsvc.text import clean_text, xml_safe
 from feedsvc.types import ArticleData
 
 _ARTICLE_TYPES = {
@@ -45,11 +45,12 @@ def decode(body: bytes, declared: str | None = None) -> str:
                      (codecs.BOM_UTF16_BE, "utf-16-be")):
         if body.startswith(bom):
             return body[len(bom):].decode(enc, "replace")
-    if not body.isascii():
-        try:
-            return body.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
+    if body.isascii():
+        return body.decode("ascii")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
     candidates = [declared]
     m = _META_CHARSET.search(body[:4096])
     if m:
@@ -221,7 +222,7 @@ def extract(body: bytes, page_url: str, *, tz: ZoneInfo, select: Selectors | Non
 def extract_text(text: str, page_url: str, *, tz: ZoneInfo,
                  select: Selectors | None = None) -> ArticleData:
     sel = select or Selectors()
-    doc = parse_html(text, page_url)
+    doc = parse_html(xml_safe(text), page_url)  # NULs, controls, lone surrogates out first
     meta = _meta(doc)
     ld = _jsonld_article(doc)
     url = canonical_url(doc, page_url, meta)

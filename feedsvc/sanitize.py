@@ -7,6 +7,7 @@ sanitizes with nh3 (an allow-list: no scripts, no event handlers, no styles).
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import lxml.html
@@ -84,11 +85,9 @@ def prepare(root: etree._Element, base_url: str) -> None:
     for img in list(root.iter("img")):
         if not _fix_image(img) and img.getparent() is not None:
             img.drop_tree()
-    try:
+    with contextlib.suppress(ValueError, TypeError):
         lxml.html.make_links_absolute(root, base_url, resolve_base_href=False,
                                       handle_failures="discard")
-    except (ValueError, TypeError):
-        pass
 
 
 def clean_html(html: str, base_url: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -25,6 +25,11 @@ from feedsvc.runtime import Runtime
 
 log = logging.getLogger("feedsvc.scheduler")
 HEARTBEAT_EVERY = 30
+
+
+def _wall() -> datetime:
+    """Real time for APScheduler triggers (the clock seam may be pinned in tests)."""
+    return datetime.now(UTC)
 
 
 class Scheduler:
@@ -46,7 +51,7 @@ class Scheduler:
                            id="heartbeat")
         self.sched.add_job(self.rt.maybe_reload, IntervalTrigger(seconds=15), id="config")
         self.sched.add_job(self.purge, IntervalTrigger(hours=24),
-                           next_run_time=clock.now() + timedelta(minutes=1), id="retention")
+                           next_run_time=_wall() + timedelta(minutes=1), id="retention")
         self.sync_jobs(self.rt.config)
         self.sched.start()
         log.info("scheduler started sources=%d",
@@ -75,7 +80,7 @@ class Scheduler:
                 trigger = IntervalTrigger(seconds=src.every)
                 if job is None:
                     self.sched.add_job(self.run_source, trigger, args=[src.id], id=job_id,
-                                       next_run_time=clock.now())
+                                       next_run_time=_wall())
                 elif job.trigger.interval.total_seconds() != src.every:
                     job.reschedule(trigger)
                     log.info("source job rescheduled id=%s every=%ss", job_id, src.every)

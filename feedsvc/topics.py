@@ -21,13 +21,29 @@ from lxml import etree
 from feedsvc.config import TopicConfig
 from feedsvc.types import ArticleData
 
+# Ukrainian closed-syllable і/ї alternate with о/е/є when the word is inflected:
+# Харків → Харкова, Харкові; Львів → Львова; Київ → Києва. A wildcard term whose last
+# word ends in і/ї + consonants accepts those forms.
+_UK_ALTERNATION = re.compile(r"^(.*[а-щьюяєіїґ'])([іїІЇ])([б-джзй-нп-тф-щґ]+)$", re.IGNORECASE)
+
+
+def _word(word: str, prefix: bool) -> str:
+    m = _UK_ALTERNATION.match(word) if prefix else None
+    if m:
+        alt = "[іоеєї]" if m.group(2).lower() == "ї" else "[іое]"
+        return re.escape(m.group(1)) + alt + re.escape(m.group(3))
+    return re.escape(word)
+
 
 def compile_term(term: str) -> re.Pattern[str]:
-    """``weapon*`` → whole-word prefix pattern; ``video game`` → words with any spacing."""
+    """``weapon*`` → whole-word prefix pattern; ``video game`` → words with any spacing.
+
+    ``Харків*`` also matches the inflected ``Харкова``/``Харкові`` (see _UK_ALTERNATION).
+    """
     t = term.strip()
     prefix = t.endswith("*")
     words = t.rstrip("*").split()
-    body = r"\s+".join(re.escape(w) for w in words)
+    body = r"\s+".join(_word(w, prefix and i == len(words) - 1) for i, w in enumerate(words))
     tail = r"\w*" if prefix else r"(?!\w)"
     lead = r"(?<!\w)" if re.match(r"\w", words[0]) else ""
     return re.compile(lead + body + tail, re.IGNORECASE)

@@ -229,10 +229,11 @@ def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def sample_config(tmp_path: Path) -> config_mod.Config:
-    """The bundled sample source (a copy of config/sample) in a temporary folder."""
+def sample_config(tmp_path: Path, any_db_url: str) -> config_mod.Config:
+    """The bundled sample source (a copy of config/sample) in a temporary folder,
+    on every store backend available."""
     shutil.copytree(SAMPLE, tmp_path / "sample")
-    path = write_config(tmp_path, """
+    path = write_config(tmp_path, database=any_db_url, sources="""
         [[source]]
         id = "sample"
         title = "Sample News"

@@ -291,13 +291,17 @@ def test_valid_html_source_with_selectors_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad_line", ['extra = [1, 2', 'title = "unclosed'])
 def test_toml_syntax_error_is_refused_with_line_number(
         bad_line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_config(tmp_path, FEED + bad_line + "\n", topics="")
-    lineno = path.read_text("utf-8").splitlines().index(bad_line) + 1
+    path = write_config(tmp_path, FEED + bad_line + "\nenabled = true\n", topics=ONE_TOPIC)
+    lines = path.read_text("utf-8").splitlines()
+    lineno = next(i for i, ln in enumerate(lines, 1) if ln.strip() == bad_line)
     err = refused(path)
     assert len(err.problems) == 1
     text = str(err)
     assert text.startswith(f"{path}: TOML syntax error")
-    assert re.search(rf"line {lineno}\b", text), text
+    # tomllib reports where it noticed: the bad line, or (unclosed array) the next one
+    m = re.search(r"line (\d+)", text)
+    assert m, text
+    assert lineno <= int(m.group(1)) <= lineno + 1, text
     rc, out, stderr = check_config(path, capsys)
     assert rc == 2
     assert out == ""
@@ -451,12 +455,12 @@ def test_db_upgrade_creates_tables_and_is_repeatable(tmp_path: Path) -> None:
     first = feedsvc("--config", str(path), "db", "upgrade")
     assert first.returncode == 0, first.stderr
     assert "schema version" in first.stdout
-    assert TABLES <= _tables(db)
+    assert _tables(db) >= TABLES
 
     second = feedsvc("--config", str(path), "db", "upgrade")
     assert second.returncode == 0, second.stderr
     assert second.stdout == first.stdout
-    assert TABLES <= _tables(db)
+    assert _tables(db) >= TABLES
 
 
 def test_db_upgrade_refuses_invalid_config(tmp_path: Path) -> None:

@@ -405,7 +405,7 @@ class Store:
                     for r in c.execute(sa.select(source_state))}
 
     def put_source_state(self, state: SourceState) -> None:
-        values = {k: getattr(state, k) for k in source_state.c.keys()}
+        values = {c.name: getattr(state, c.name) for c in source_state.c}
         with self._tx() as c:
             done = c.execute(source_state.update()
                              .where(source_state.c.source_id == state.source_id)
@@ -438,7 +438,7 @@ class Store:
         return Rendered(**row._asdict()) if row else None
 
     def put_rendered(self, item: Rendered) -> None:
-        values = {k: getattr(item, k) for k in rendered.c.keys()}
+        values = {c.name: getattr(item, c.name) for c in rendered.c}
         with self._tx() as c:
             done = c.execute(rendered.update().where(rendered.c.key == item.key)
                              .values(**values)).rowcount

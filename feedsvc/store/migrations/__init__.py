@@ -1,0 +1,1 @@
+"""Alembic migrations of the archive schema (numbered, tested; see store.upgrade)."""

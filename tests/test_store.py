@@ -1,0 +1,127 @@
+"""The store on a real SQLite file, and on PostgreSQL when FEEDSVC_TEST_POSTGRES_URL is
+set (CI sets it): migrations, identity, edits, days, aware datetimes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from feedsvc import clock
+from feedsvc.store import Store
+from feedsvc.types import ArticleData
+
+KYIV = ZoneInfo("Europe/Kyiv")
+
+
+@pytest.fixture
+def store(any_db_url: str):  # noqa: ANN201
+    st = Store(any_db_url, KYIV)
+    st.upgrade()
+    yield st
+    st.close()
+
+
+def _art(url: str = "https://news.example/a", **kw) -> ArticleData:  # noqa: ANN003
+    base = dict(url=url, title="Title", summary="Summary",
+                content_html="<p>Body text</p>",
+                published=datetime(2024, 5, 30, 23, 30, tzinfo=UTC))
+    return ArticleData(**(base | kw))
+
+
+def test_migrations_apply_once_and_are_versioned(store: Store) -> None:
+    assert store.schema_version() == "0001"
+    store.upgrade()  # idempotent: a second start changes nothing
+    assert store.schema_version() == "0001"
+    insp = sa.inspect(store.engine)
+    assert {"articles", "article_topics", "article_sources", "source_state", "kv",
+            "feed_versions", "rendered"} <= set(insp.get_table_names())
+
+
+def test_day_is_computed_in_the_service_time_zone(store: Store) -> None:
+    store.save("s", _art(), ("t",))
+    [a] = store.day("2024-05-31")
+    assert a.published == datetime(2024, 5, 30, 23, 30, tzinfo=UTC)
+    assert a.published.tzinfo is not None
+    assert store.day("2024-05-30") == []
+    assert store.days() == ["2024-05-31"]
+    store.set_timezone(ZoneInfo("UTC"))  # an operator changes service.timezone
+    assert [x.url for x in store.day("2024-05-30")] == ["https://news.example/a"]
+
+
+def test_edits_update_in_place_keeping_id_and_published(store: Store) -> None:
+    assert store.save("s", _art(), ()).outcome == "new"
+    [first] = store.latest(5)
+    assert store.save("s", _art(), ()).outcome == "unchanged"
+    # Markup-only changes are not edits.
+    same_text = _art(content_html='<p class="x">Body   text</p>')
+    assert store.save("s", same_text, ()).outcome == "unchanged"
+    clock.set_now(clock.now() + timedelta(hours=1))
+    saved = store.save("s", _art(title="Corrected title"), ())
+    assert saved.outcome == "updated" and "all" in saved.feeds
+    [edited] = store.latest(5)
+    assert edited.guid == first.guid and edited.id == first.id
+    assert edited.published == first.published
+    assert edited.updated == clock.now() and edited.updated > first.updated
+    assert edited.title == "Corrected title"
+
+
+def test_article_without_a_date_keeps_its_first_seen_time(store: Store) -> None:
+    store.save("s", _art(published=None), ())
+    [a] = store.latest(1)
+    seen = a.published
+    assert seen == clock.now()
+    clock.set_now(clock.now() + timedelta(days=2))
+    store.save("s", _art(published=None), ())
+    [again] = store.latest(1)
+    assert again.published == seen  # never "now" at a later time
+
+
+def test_two_sources_one_article(store: Store) -> None:
+    store.save("a", _art(), ())
+    saved = store.save("b", _art(), ())
+    assert saved.outcome == "unchanged" and "source/b" in saved.feeds
+    assert store.count_articles() == 1
+    assert len(store.latest(5, source="a")) == len(store.latest(5, source="b")) == 1
+
+
+def test_paging_cursor_and_search(store: Store) -> None:
+    for i in range(5):
+        store.save("s", _art(url=f"https://news.example/{i}", title=f"Story {i} 50% off",
+                             published=datetime(2024, 5, 1 + i, tzinfo=UTC)), ())
+    page1 = store.latest(2)
+    assert [a.title for a in page1] == ["Story 4 50% off", "Story 3 50% off"]
+    last = page1[-1]
+    page2 = store.latest(2, before=(last.published, last.id))
+    assert [a.title for a in page2] == ["Story 2 50% off", "Story 1 50% off"]
+    assert [a.title for a in store.latest(5, q=("story", "3"))] == ["Story 3 50% off"]
+    assert store.latest(5, q=("%",)) == store.latest(5)  # % is literal, not a wildcard
+    assert store.latest(5, q=("_x",)) == []
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises((ValueError, sa.exc.StatementError)):
+        store.save("s", _art(published=datetime(2024, 5, 30, 12, 0)), ())
+    assert store.count_articles() == 0
+
+
+def test_feed_versions_move_only_for_touched_feeds(store: Store) -> None:
+    store.save("s", _art(), ("energy",))
+    before = store.versions(["all", "topic/energy", "topic/culture", "day/2024-05-31"])
+    store.save("s", _art(url="https://news.example/b", published=datetime(
+        2024, 6, 2, 12, tzinfo=UTC)), ("culture",))
+    after = store.versions(["all", "topic/energy", "topic/culture", "day/2024-05-31"])
+    assert after["all"] > before["all"]
+    assert after["topic/culture"] > before["topic/culture"]
+    assert after["topic/energy"] == before["topic/energy"]
+    assert after["day/2024-05-31"] == before["day/2024-05-31"]
+
+
+def test_retention_purges_whole_days(store: Store) -> None:
+    for i, day in enumerate([1, 1, 2, 3]):
+        store.save("s", _art(url=f"https://news.example/{i}",
+                             published=datetime(2024, 5, day, 12, tzinfo=UTC)), ())
+    assert store.purge_before("2024-05-03") == 3
+    assert store.days() == ["2024-05-03"]
