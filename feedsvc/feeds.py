@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,6 +43,8 @@ _PATH = re.compile(
 _CURSOR = re.compile(r"^(\d{1,12})\.(\d{1,12})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MEMORY_ENTRIES = 512
+RENDER_CACHE = os.environ.get("FEEDSVC_RENDER_CACHE", "1") != "0"  # off: benchmarks only
+FAST_TTL = 1.0  # seconds a fast-path answer is trusted before versions are re-read
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,7 @@ class Served:
     last_modified: datetime
     content_type: str
     max_age: int
+    links: tuple[tuple[str, str], ...] = ()  # (rel, href) for Link headers: self, hub
 
 
 class Publisher:
@@ -153,6 +158,20 @@ class Publisher:
         self._lock = threading.Lock()
         self.renders = 0  # how many times this process rendered (tests, metrics)
         self.hits = 0
+        # Fast path: URL path (no query) → (answer, monotonic time it was validated).
+        self._fast: dict[str, tuple[Served, float]] = {}
+
+    def peek(self, base_url: str, path: str) -> Served | None:
+        """A cached answer for a query-less feed URL validated within FAST_TTL, or None.
+
+        Lets the WSGI fast path answer without Flask or the database; anything else
+        (a miss, a stale entry) goes through :meth:`get`.
+        """
+        hit = self._fast.get(base_url + path)
+        if hit is not None and time.monotonic() - hit[1] < FAST_TTL:
+            self.hits += 1
+            return hit[0]
+        return None
 
     def today(self) -> str:
         return local_day(clock.now(), self.config.service.tz)
@@ -166,15 +185,26 @@ class Publisher:
                               *(f"{k}={v}" for k, v in sorted(versions.items()))])
         stamp = hashlib.sha256(stamp_src.encode()).hexdigest()[:40]
         key = f"{base}/feeds/{req.path}.{req.fmt}?{req.query()}"
-        item = self._lookup(key, stamp, req)
+        item = self._lookup(key, stamp, req) if RENDER_CACHE else None
         if item is None:
             item = self._render(req, key, stamp, base, today)
         else:
             self.hits += 1
         max_age = 86400 if finished else self._live_max_age(req)
-        return Served(body=item.body, body_gz=item.body_gz, etag=item.etag,
-                      last_modified=item.last_modified,
-                      content_type=render.CONTENT_TYPES[req.fmt], max_age=max_age)
+        links: tuple[tuple[str, str], ...] = (("self", f"{base}/feeds/{req.path}.{req.fmt}"),)
+        hub = self.config.settings.websub.hub
+        if hub:
+            links += (("hub", hub),)
+        served = Served(body=item.body, body_gz=item.body_gz, etag=item.etag,
+                        last_modified=item.last_modified,
+                        content_type=render.CONTENT_TYPES[req.fmt], max_age=max_age,
+                        links=links)
+        if not req.query() and RENDER_CACHE:
+            if len(self._fast) > MEMORY_ENTRIES:
+                self._fast.clear()
+            self._fast[f"{base_url.rstrip('/')}/feeds/{req.path}.{req.fmt}"] = (
+                served, time.monotonic())
+        return served
 
     def _lookup(self, key: str, stamp: str, req: FeedRequest) -> Rendered | None:
         with self._lock:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import timedelta
 
-from feedsvc import clock
+from feedsvc import clock, metrics
 from feedsvc.config import Config, SourceConfig
 from feedsvc.errors import FeedsvcError, FetchError
 from feedsvc.fetch import Fetcher, RetryLater
@@ -80,6 +80,11 @@ class Refresher:
             not_modified=state.not_modified + (1 if got.not_modified else 0),
             next_run=None,
         ))
+        metrics.FETCHES.labels(src.id, "not_modified" if got.not_modified else "ok").inc()
+        metrics.FETCH_SECONDS.labels(src.id).observe(result.seconds)
+        for outcome in ("new", "updated"):
+            if getattr(result, outcome):
+                metrics.ARTICLES.labels(src.id, outcome).inc(getattr(result, outcome))
         log.info("refresh source=%s outcome=%s new=%d updated=%d unchanged=%d skipped=%d "
                  "not_modified=%s seconds=%.2f", src.id, result.outcome, result.new,
                  result.updated, result.unchanged, result.skipped, got.not_modified,
@@ -126,6 +131,8 @@ class Refresher:
             failures=failures, fetches=state.fetches + 1,
             next_run=now + timedelta(seconds=wait),
         ))
+        metrics.FETCHES.labels(src.id, "error").inc()
+        metrics.FETCH_SECONDS.labels(src.id).observe(time.monotonic() - started)
         log.warning("refresh source=%s outcome=error status=%s failures=%d retry_in=%.0fs "
                     "error=%r", src.id, status, failures, wait, message)
         return SourceResult(src.id, "error", error=message, status=status,

@@ -16,7 +16,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from feedsvc import clock
+from feedsvc import clock, websub
 from feedsvc.config import Config
 from feedsvc.dates import local_day
 from feedsvc.fetch import Fetcher
@@ -25,6 +25,7 @@ from feedsvc.runtime import Runtime
 
 log = logging.getLogger("feedsvc.scheduler")
 HEARTBEAT_EVERY = 30
+ADMIN_POLL = 3  # seconds between looks at the admin refresh queue
 
 
 def _wall() -> datetime:
@@ -36,7 +37,7 @@ class Scheduler:
     def __init__(self, runtime: Runtime, workers: int = 4) -> None:
         self.rt = runtime
         self.fetcher = Fetcher(runtime.config.fetch)
-        self.refresher = Refresher(runtime.config, runtime.store, self.fetcher)
+        self.refresher = self._refresher(runtime.config)
         self.sched = BackgroundScheduler(
             timezone="UTC",
             executors={"default": ThreadPoolExecutor(workers)},
@@ -45,11 +46,21 @@ class Scheduler:
         self._lock = threading.Lock()
         runtime.listeners.append(self._on_config)
 
+    def _refresher(self, config: Config) -> Refresher:
+        refresher = Refresher(config, self.rt.store, self.fetcher)
+        refresher.on_changed = self._changed
+        return refresher
+
+    def _changed(self, feeds: frozenset[str]) -> None:
+        websub.publish(self.rt.config, feeds)
+
     def start(self) -> None:
         self.beat()
         self.sched.add_job(self.beat, IntervalTrigger(seconds=HEARTBEAT_EVERY),
                            id="heartbeat")
         self.sched.add_job(self.rt.maybe_reload, IntervalTrigger(seconds=15), id="config")
+        self.sched.add_job(self.admin_requests, IntervalTrigger(seconds=ADMIN_POLL),
+                           id="admin")
         self.sched.add_job(self.purge, IntervalTrigger(hours=24),
                            next_run_time=_wall() + timedelta(minutes=1), id="retention")
         self.sync_jobs(self.rt.config)
@@ -91,10 +102,15 @@ class Scheduler:
             return
         self.refresher.refresh_source(src, force=False)
 
-    def refresh_all(self) -> None:
-        for src in self.rt.config.sources:
-            if src.enabled:
-                self.refresher.refresh_source(src, force=True)
+    def admin_requests(self) -> None:
+        """Run the refreshes the web side queued (POST /admin/refresh)."""
+        for source_id in self.rt.store.claim_refresh_requests():
+            sources = ([self.rt.config.source(source_id)] if source_id
+                       else [s for s in self.rt.config.sources if s.enabled])
+            for src in sources:
+                if src is not None:
+                    log.info("admin refresh source=%s", src.id)
+                    self.refresher.refresh_source(src, force=True)
 
     def purge(self) -> None:
         days = self.rt.config.service.retention_days
@@ -105,7 +121,7 @@ class Scheduler:
         log.info("retention purged=%d before=%s", n, cutoff)
 
     def _on_config(self, old: Config, new: Config) -> None:
-        self.refresher = Refresher(new, self.rt.store, self.fetcher)
+        self.refresher = self._refresher(new)
         if old.topics != new.topics:
             threading.Thread(target=self._reclassify, name="reclassify", daemon=True).start()
         self.sync_jobs(new)

@@ -8,8 +8,11 @@ error is a one-line ``text/plain`` answer.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import os
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from html import escape
@@ -19,7 +22,7 @@ from typing import Any
 from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from feedsvc import clock, render
+from feedsvc import clock, metrics, render
 from feedsvc.errors import BadRequest, FeedsvcError, NotFound
 from feedsvc.feeds import FORMATS, Served, parse_request
 from feedsvc.runtime import Runtime
@@ -53,13 +56,47 @@ def create_app(runtime: Runtime | None = None, config_path: str | None = None) -
 
     @app.get("/feeds/<path:path>")
     def feed(path: str) -> Response:
+        kind = metrics.feed_kind(request.path)
         try:
             req = parse_request(path, request.args, rt.config)
         except NotFound as e:
+            metrics.FEED_REQUESTS.labels(kind, "404").inc()
             return _text(404, str(e))
         except BadRequest as e:
+            metrics.FEED_REQUESTS.labels(kind, "400").inc()
             return _text(400, str(e))
-        return _send(rt.publisher.get(req, _base(rt)))
+        publisher = rt.publisher
+        renders = publisher.renders
+        served = publisher.get(req, request.host_url.rstrip("/"))
+        metrics.RENDER_CACHE.labels("miss" if publisher.renders > renders else "hit").inc()
+        resp = _send(served, request.headers.get("Accept-Encoding", ""),
+                     request.headers.get("If-None-Match"),
+                     request.headers.get("If-Modified-Since"))
+        metrics.FEED_REQUESTS.labels(kind, str(resp.status_code)).inc()
+        return resp
+
+    @app.get("/metrics")
+    def metrics_page() -> Response:
+        body, ctype = metrics.exposition()
+        return Response(body, content_type=ctype)
+
+    @app.post("/admin/refresh")
+    @app.post("/admin/refresh/<source_id>")
+    def admin_refresh(source_id: str | None = None) -> Response:
+        token = os.environ.get("FEEDSVC_ADMIN_TOKEN", "")
+        if not token:
+            return _text(404, "not found")
+        given = request.headers.get("Authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                value.strip().encode("utf-8", "replace"), token.encode("utf-8")):
+            resp = _text(401, "a valid Authorization: Bearer token is required")
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="feedsvc admin"'
+            return resp
+        if source_id is not None and rt.config.source(source_id) is None:
+            return _text(404, f"no such source: {source_id}")
+        rt.store.request_refresh(source_id)
+        return _text(202, f"refresh of {source_id or 'every enabled source'} queued")
 
     @app.get("/feeds.opml")
     def opml() -> Response:
@@ -96,7 +133,40 @@ def create_app(runtime: Runtime | None = None, config_path: str | None = None) -
         log.exception("request failed path=%r", request.path)
         return _text(500, "internal error")
 
+    if os.environ.get("FEEDSVC_FAST_PATH", "1") != "0":
+        app.wsgi_app = FastFeeds(app, rt)  # type: ignore[method-assign]
     return app
+
+
+class FastFeeds:
+    """WSGI fast path: a query-less GET/HEAD of a feed whose cached answer is fresh is
+    answered here, before Flask's dispatch (same bytes and headers as the Flask route,
+    built by the same :func:`_answer`). Everything else goes to Flask."""
+
+    def __init__(self, app: Flask, runtime: Runtime) -> None:
+        self.app = app
+        self.wsgi = app.wsgi_app
+        self.rt = runtime
+
+    def __call__(self, environ: dict[str, Any],
+                 start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD")
+        path = environ.get("PATH_INFO", "")
+        if (method in ("GET", "HEAD") and path.startswith("/feeds/")
+                and not environ.get("QUERY_STRING")):
+            self.rt.maybe_reload()
+            host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+            served = self.rt.publisher.peek(f"{environ.get('wsgi.url_scheme', 'http')}://{host}",
+                                            path)
+            if served is not None:
+                status, headers, body = _answer(
+                    served, environ.get("HTTP_ACCEPT_ENCODING", ""),
+                    environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_IF_MODIFIED_SINCE"))
+                start_response("200 OK" if status == 200 else "304 Not Modified", headers)
+                metrics.RENDER_CACHE.labels("hit").inc()
+                metrics.FEED_REQUESTS.labels(metrics.feed_kind(path), str(status)).inc()
+                return [body] if method == "GET" else []
+        return self.wsgi(environ, start_response)
 
 
 def _base(rt: Runtime) -> str:
@@ -126,30 +196,39 @@ def _accepts_gzip(header: str) -> bool:
     return False
 
 
-def _send(served: Served) -> Response:
-    gz = _accepts_gzip(request.headers.get("Accept-Encoding", ""))
-    etag = served.etag[:-1] + '-gz"' if gz else served.etag
-    headers = {
-        "ETag": etag,
-        "Last-Modified": format_datetime(served.last_modified.astimezone(UTC), usegmt=True),
-        "Cache-Control": f"public, max-age={served.max_age}",
-        "Vary": "Accept-Encoding",
-    }
-    if _not_modified(served, request.headers):
-        return Response(status=304, headers=headers)
-    body = served.body_gz if gz else served.body
+def _answer(served: Served, accept_encoding: str, inm: str | None,
+            ims: str | None) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body for a cached feed: the HTTP semantics in one place."""
+    gz = _accepts_gzip(accept_encoding)
+    headers = [
+        ("ETag", served.etag[:-1] + '-gz"' if gz else served.etag),
+        ("Last-Modified", format_datetime(served.last_modified.astimezone(UTC), usegmt=True)),
+        ("Cache-Control", f"public, max-age={served.max_age}"),
+        ("Vary", "Accept-Encoding"),
+    ]
+    if served.links:
+        headers.append(("Link", ", ".join(f'<{href}>; rel="{rel}"'
+                                          for rel, href in served.links)))
+    if _not_modified(served, inm, ims):
+        return 304, headers, b""
     if gz:
-        headers["Content-Encoding"] = "gzip"
-    return Response(body, status=200, headers=headers, content_type=served.content_type)
+        headers.append(("Content-Encoding", "gzip"))
+    body = served.body_gz if gz else served.body
+    headers += [("Content-Type", served.content_type), ("Content-Length", str(len(body)))]
+    return 200, headers, body
 
 
-def _not_modified(served: Served, headers: Any) -> bool:
-    inm = headers.get("If-None-Match")
+def _send(served: Served, accept_encoding: str, inm: str | None,
+          ims: str | None) -> Response:
+    status, headers, body = _answer(served, accept_encoding, inm, ims)
+    return Response(body, status=status, headers=headers)
+
+
+def _not_modified(served: Served, inm: str | None, ims: str | None) -> bool:
     if inm is not None:
         tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
         plain = served.etag
         return "*" in tags or plain in tags or plain[:-1] + '-gz"' in tags
-    ims = headers.get("If-Modified-Since")
     if ims:
         try:
             since = parsedate_to_datetime(ims)

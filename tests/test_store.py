@@ -32,9 +32,9 @@ def _art(url: str = "https://news.example/a", **kw) -> ArticleData:  # noqa: ANN
 
 
 def test_migrations_apply_once_and_are_versioned(store: Store) -> None:
-    assert store.schema_version() == "0001"
+    assert store.schema_version() == "0002"
     store.upgrade()  # idempotent: a second start changes nothing
-    assert store.schema_version() == "0001"
+    assert store.schema_version() == "0002"
     insp = sa.inspect(store.engine)
     assert {"articles", "article_topics", "article_sources", "source_state", "kv",
             "feed_versions", "rendered"} <= set(insp.get_table_names())

@@ -33,6 +33,7 @@ from feedsvc.store.tables import (
     articles,
     feed_versions,
     kv,
+    refresh_requests,
     rendered,
     source_state,
 )
@@ -412,6 +413,28 @@ class Store:
                              .values(**values)).rowcount
             if not done:
                 c.execute(source_state.insert().values(**values))
+
+    # -- admin refresh queue --------------------------------------------------------
+    def request_refresh(self, source_id: str | None) -> int:
+        with self._tx() as c:
+            return c.execute(refresh_requests.insert().values(
+                source_id=source_id, requested_at=clock.now())).inserted_primary_key[0]
+
+    def claim_refresh_requests(self) -> list[str | None]:
+        """Claim pending requests (a conditional UPDATE: two schedulers never both run one)."""
+        claimed: list[str | None] = []
+        with self._tx() as c:
+            pending = c.execute(sa.select(refresh_requests.c.id, refresh_requests.c.source_id)
+                                .where(refresh_requests.c.claimed_at.is_(None))
+                                .order_by(refresh_requests.c.id)).all()
+            for rid, source_id in pending:
+                won = c.execute(refresh_requests.update()
+                                .where(refresh_requests.c.id == rid,
+                                       refresh_requests.c.claimed_at.is_(None))
+                                .values(claimed_at=clock.now())).rowcount
+                if won:
+                    claimed.append(source_id)
+        return claimed
 
     # -- feed versions and render cache --------------------------------------------
     def _bump(self, c: Connection, feeds: set[str]) -> None:

@@ -124,3 +124,11 @@ kv = Table(
     Column("key", String(200), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+refresh_requests = Table(
+    "refresh_requests", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source_id", String(200)),  # NULL = every enabled source
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("claimed_at", UTCDateTime),  # set by the scheduler that runs it
+)
