@@ -1,0 +1,156 @@
+"""Live config reload: good edits take effect, broken edits are refused and shown,
+the last good config stays in force; topic changes re-classify the archive."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import EXPECTED, free_port
+from feedcheck import parse_ok
+from test_process import ENV, _wait_line
+
+from feedsvc import config as config_mod
+from feedsvc.refresh import Refresher
+from feedsvc.runtime import Runtime
+from feedsvc.scheduler import Scheduler
+from feedsvc.web import create_app
+
+NEW_TOPIC = '\n[[topic]]\nslug = "transport"\ntitle = "Transport"\nany = ["metro", "tram*", "bus*", "трамва*", "автобус*"]\n'  # noqa: E501
+
+
+@pytest.fixture
+def rt(sample_config: config_mod.Config, store_for) -> Runtime:  # noqa: ANN001
+    store = store_for(sample_config)
+    Refresher(sample_config, store).refresh()
+    return Runtime(sample_config, store)
+
+
+BROKEN_EDITS = {
+    "toml syntax": lambda t: t + "\n[[topic]\nslug = 'x'\n",
+    "unknown key": lambda t: t.replace('kind = "files"', 'kind = "files"\nurll = "x"'),
+    "bad time zone": lambda t: t.replace('timezone = "Europe/Kyiv"', 'timezone = "Europe/Kiyv"',
+                                         1),
+    "duplicate id": lambda t: t + '\n[[source]]\nid = "sample"\nkind = "files"\nurl = "x/"\n',
+    "bad selector": lambda t: t + ('\n[[source]]\nid = "h"\nkind = "html"\n'
+                                   'url = "https://x.example/"\nlinks = "a[[["\n'),
+    "truncated mid-write": lambda t: t[: len(t) // 3],
+    "empty file": lambda t: "",
+}
+
+
+@pytest.mark.parametrize("edit", list(BROKEN_EDITS))
+def test_broken_edit_is_refused_and_last_good_config_stays(rt: Runtime, edit: str) -> None:
+    path = rt.config.path
+    good = rt.config
+    text = path.read_text("utf-8")
+    path.write_text(BROKEN_EDITS[edit](text), "utf-8")
+    assert rt.maybe_reload(force=True) is False
+    assert rt.config is good
+    assert rt.refused is not None and str(path) in rt.refused.message
+    c = create_app(rt).test_client()
+    st = json.loads(c.get("/status.json").data)
+    assert st["config"]["refused"]["message"] == rt.refused.message
+    assert st["config"]["sha256"] == good.sha256
+    assert b"was refused" in c.get("/status").data
+    assert c.get("/feeds/topic/kharkiv.atom").status_code == 200  # still serving
+    # Fixing the file clears the refusal.
+    path.write_text(text + NEW_TOPIC, "utf-8")
+    assert rt.maybe_reload(force=True) is True
+    assert rt.refused is None and rt.config.topic("transport") is not None
+
+
+def test_atomic_rename_is_picked_up(rt: Runtime) -> None:
+    path = rt.config.path
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(path.read_text("utf-8") + NEW_TOPIC, "utf-8")
+    os.replace(tmp, path)
+    assert rt.maybe_reload(force=True) is True
+    assert rt.config.topic("transport") is not None
+
+
+def test_unchanged_file_is_not_reloaded(rt: Runtime) -> None:
+    before = rt.config
+    assert rt.maybe_reload(force=True) is False
+    assert rt.config is before and rt.refused is None
+
+
+def test_a_thousand_topics_load_and_classify(rt: Runtime) -> None:
+    path = rt.config.path
+    extra = "".join(f'\n[[topic]]\nslug = "t{i}"\nany = ["word{i}", "term{i}*"]\n'
+                    for i in range(1000))
+    path.write_text(path.read_text("utf-8") + extra, "utf-8")
+    started = time.perf_counter()
+    assert rt.maybe_reload(force=True) is True
+    assert len(rt.config.topics) == 1005
+    results = Refresher(rt.config, rt.store).refresh()
+    assert results[0].outcome == "unchanged"
+    assert time.perf_counter() - started < 30
+
+
+def test_changed_topic_rules_reclassify_old_articles(rt: Runtime) -> None:
+    sched = Scheduler(rt)
+    try:
+        path = rt.config.path
+        c = create_app(rt).test_client()
+        assert c.get("/feeds/topic/transport.atom").status_code == 404
+        path.write_text(path.read_text("utf-8") + NEW_TOPIC, "utf-8")
+        assert rt.maybe_reload(force=True) is True
+        sched._reclassify()  # the listener also starts it in a background thread
+        feed = parse_ok(c.get("/feeds/topic/transport.atom").data)
+        titles = {e.title for e in feed.entries}
+        assert "Kyiv metro extends night service on weekends" in titles
+        assert any("трамва" in t for t in titles)
+        # A topic that loses a term loses its articles too.
+        text = path.read_text("utf-8").replace('"Kharkiv*", ', "")
+        path.write_text(text, "utf-8")
+        assert rt.maybe_reload(force=True) is True
+        sched._reclassify()
+        feed = parse_ok(c.get("/feeds/topic/kharkiv.atom").data)
+        assert {e.title for e in feed.entries} == {
+            e["title"] for e in EXPECTED.values() if e["lang"] == "uk" and "kharkiv" in e["topics"]}
+    finally:
+        sched.fetcher.close()
+
+
+def test_running_service_picks_up_edits_and_refuses_broken_ones(tmp_path: Path,
+                                                                sample_config) -> None:  # noqa: ANN001
+    path = sample_config.path
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "feedsvc", "--config", str(path), "run", "--port", str(port)],
+        env=ENV, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_line(proc, "feedsvc serving")
+        assert requests.get(f"{base}/feeds/topic/transport.atom", timeout=5).status_code == 404
+        good = path.read_text("utf-8")
+        path.write_text(good + NEW_TOPIC, "utf-8")
+        proc.send_signal(signal.SIGHUP)  # at once; without it, within the reload interval
+        deadline = time.monotonic() + 30
+        while requests.get(f"{base}/feeds/topic/transport.atom", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, "new topic feed never appeared"
+            time.sleep(0.1)  # waiting for the reload to land
+        path.write_text(good + NEW_TOPIC + "\n[service]\ntitle = 'twice'\n", "utf-8")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while True:
+            st = requests.get(f"{base}/status.json", timeout=5).json()
+            if st["config"]["refused"]:
+                break
+            assert time.monotonic() < deadline, "broken edit never reported"
+            time.sleep(0.1)
+        assert "service" in st["config"]["refused"]["message"]
+        r = requests.get(f"{base}/feeds/topic/transport.atom", timeout=5)
+        assert r.status_code == 200 and proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
