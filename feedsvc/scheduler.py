@@ -9,7 +9,10 @@ Jobs: ``source:{id}`` at the source's ``every`` (never two runs of one source at
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -25,6 +28,8 @@ from feedsvc.runtime import Runtime
 
 log = logging.getLogger("feedsvc.scheduler")
 HEARTBEAT_EVERY = 30
+LEASE = "scheduler_lease"
+LEASE_TTL = 90.0  # a standby takes over this long after the holder's last renewal
 ADMIN_POLL = 3  # seconds between looks at the admin refresh queue
 
 
@@ -44,6 +49,8 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
         self._lock = threading.Lock()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.leader = False
         runtime.listeners.append(self._on_config)
 
     def _refresher(self, config: Config) -> Refresher:
@@ -72,11 +79,21 @@ class Scheduler:
         """Stop taking jobs and wait for the running ones to finish."""
         if self.sched.running:
             self.sched.shutdown(wait=True)
+        if self.leader:
+            self.rt.store.release_lease(LEASE, self.owner)
+            self.leader = False
         self.fetcher.close()
         log.info("scheduler stopped")
 
     def beat(self) -> None:
-        self.rt.store.set_kv("scheduler_heartbeat", clock.now().isoformat())
+        """Renew (or take over) the lease; the active scheduler writes the heartbeat."""
+        was = self.leader
+        self.leader = self.rt.store.acquire_lease(LEASE, self.owner, LEASE_TTL)
+        if self.leader != was:
+            log.info("scheduler %s owner=%s", "active" if self.leader else "standby",
+                     self.owner)
+        if self.leader:
+            self.rt.store.set_kv("scheduler_heartbeat", clock.now().isoformat())
 
     def sync_jobs(self, config: Config) -> None:
         """Make the source jobs match ``config``: add, remove, reschedule."""
@@ -97,6 +114,8 @@ class Scheduler:
                     log.info("source job rescheduled id=%s every=%ss", job_id, src.every)
 
     def run_source(self, source_id: str) -> None:
+        if not self.leader:
+            return  # a standby: another scheduler holds the lease
         src = self.rt.config.source(source_id)
         if src is None or not src.enabled:
             return
@@ -104,6 +123,8 @@ class Scheduler:
 
     def admin_requests(self) -> None:
         """Run the refreshes the web side queued (POST /admin/refresh)."""
+        if not self.leader:
+            return
         for source_id in self.rt.store.claim_refresh_requests():
             sources = ([self.rt.config.source(source_id)] if source_id
                        else [s for s in self.rt.config.sources if s.enabled])
@@ -114,7 +135,7 @@ class Scheduler:
 
     def purge(self) -> None:
         days = self.rt.config.service.retention_days
-        if days <= 0:
+        if days <= 0 or not self.leader:
             return
         cutoff = local_day(clock.now() - timedelta(days=days), self.rt.config.service.tz)
         n = self.rt.store.purge_before(cutoff)

@@ -145,6 +145,7 @@ def test_websub_hub_is_advertised_and_pinged_for_changed_feeds(tmp_path: Path,
         rt = Runtime(cfg, store_for(cfg))
         sched = Scheduler(rt)
         try:
+            sched.beat()  # takes the scheduler lease, as start() does
             sched.run_source("in")
         finally:
             sched.fetcher.close()
@@ -171,6 +172,11 @@ def test_websub_hub_is_advertised_and_pinged_for_changed_feeds(tmp_path: Path,
         hub.pings.clear()
         sched2 = Scheduler(rt)
         try:
+            sched2.beat()
+            assert not sched2.leader  # the first scheduler still holds the lease
+            sched.stop()
+            sched2.beat()
+            assert sched2.leader  # a clean stop releases it: the standby takes over
             sched2.run_source("in")  # nothing changed: no pings
         finally:
             sched2.fetcher.close()
@@ -215,6 +221,7 @@ def test_admin_refresh_needs_the_token(runtime: Runtime, monkeypatch) -> None:  
 
     clock.set_now(clock.now().replace(hour=12))
     try:
+        sched.beat()
         sched.admin_requests()
         assert runtime.store.claim_refresh_requests() == []
     finally:

@@ -125,3 +125,38 @@ def test_retention_purges_whole_days(store: Store) -> None:
                              published=datetime(2024, 5, day, 12, tzinfo=UTC)), ())
     assert store.purge_before("2024-05-03") == 3
     assert store.days() == ["2024-05-03"]
+
+
+def test_one_scheduler_lease_at_a_time(store: Store) -> None:
+    assert store.acquire_lease("lease", "a", 90)
+    assert not store.acquire_lease("lease", "b", 90)  # a standby waits
+    assert store.acquire_lease("lease", "a", 90)  # the holder renews
+    clock.set_now(clock.now() + timedelta(seconds=91))  # the holder died: no renewal
+    assert store.acquire_lease("lease", "b", 90)
+    assert not store.acquire_lease("lease", "a", 90)
+    store.release_lease("lease", "b")
+    assert store.acquire_lease("lease", "a", 90)
+
+
+def test_upgrade_from_0001_keeps_articles(any_db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from feedsvc.store import MIGRATIONS
+
+    st = Store(any_db_url, KYIV)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with st.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with st.engine.begin() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+    st.set_timezone(KYIV)
+    st.save("s", _art(), ("t",))
+    st.upgrade()
+    assert st.schema_version() == "0002"
+    [a] = st.latest(5)
+    assert a.url == "https://news.example/a" and a.topics == ("t",)
+    assert st.request_refresh("s") and st.claim_refresh_requests() == ["s"]
+    st.close()

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -413,6 +413,39 @@ class Store:
                              .values(**values)).rowcount
             if not done:
                 c.execute(source_state.insert().values(**values))
+
+    # -- scheduler lease ------------------------------------------------------------
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
+        """Take or renew lease ``name`` for ``owner`` (a conditional UPDATE on ``kv``).
+
+        True when ``owner`` holds it until now + ttl; False while another holder's
+        lease is unexpired. Works the same on SQLite and PostgreSQL.
+        """
+        now = clock.now()
+        new = f"{owner}|{(now + timedelta(seconds=ttl)).isoformat()}"
+        with self._tx() as c:
+            current = c.execute(sa.select(kv.c.value).where(kv.c.key == name)).scalar()
+            if current is None:
+                try:
+                    with c.begin_nested():
+                        c.execute(kv.insert().values(key=name, value=new))
+                    return True
+                except sa.exc.IntegrityError:
+                    return False
+            holder, _, until = current.partition("|")
+            try:
+                expired = datetime.fromisoformat(until) <= now
+            except ValueError:
+                expired = True
+            if holder != owner and not expired:
+                return False
+            won = c.execute(kv.update().where(kv.c.key == name, kv.c.value == current)
+                            .values(value=new)).rowcount
+            return won == 1
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._tx() as c:
+            c.execute(kv.delete().where(kv.c.key == name, kv.c.value.like(f"{owner}|%")))
 
     # -- admin refresh queue --------------------------------------------------------
     def request_refresh(self, source_id: str | None) -> int:
