@@ -7,12 +7,15 @@ Exit codes: 0 ok; 1 a refresh had failing sources; 2 the config is invalid (its
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from feedsvc import __version__
 from feedsvc import config as config_mod
@@ -21,12 +24,35 @@ from feedsvc.errors import ConfigError, FeedsvcError
 log = logging.getLogger("feedsvc")
 
 
+_KV = re.compile(r"""(\w+)=('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\S+)""")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; the message's key=value pairs become fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.getMessage()
+        out: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(), "logger": record.name, "msg": msg,
+        }
+        for key, value in _KV.findall(msg):
+            if key not in out:
+                out[key] = value[1:-1] if value[:1] in "'\"" else value
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
 def _logging() -> None:
-    logging.basicConfig(
-        level=os.environ.get("FEEDSVC_LOG_LEVEL", "INFO").upper(),
-        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("FEEDSVC_LOG_FORMAT", "kv").lower() == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(
+            "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"))
+    logging.basicConfig(level=os.environ.get("FEEDSVC_LOG_LEVEL", "INFO").upper(),
+                        handlers=[handler])
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("trafilatura").setLevel(logging.ERROR)

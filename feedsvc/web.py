@@ -284,7 +284,7 @@ def status(rt: Runtime) -> dict[str, Any]:
             "last_error": st.last_error if st else None,
             "last_status": st.last_status if st else None,
             "failures": st.failures if st else 0,
-            "next_run": _iso(st.next_run) if st else None,
+            "next_run": _iso(_next_run(s.every, s.enabled, st)),
             "articles": rt.store.count_articles(s.id),
             "articles_24h": rt.store.count_articles(s.id, since=since),
             "not_modified_ratio": (round(st.not_modified / st.fetches, 3)
@@ -302,6 +302,17 @@ def status(rt: Runtime) -> dict[str, Any]:
         "sources": sources,
         "topics": [{"slug": t.slug, "title": t.display_title} for t in cfg.topics],
     }
+
+
+def _next_run(every: float, enabled: bool, st: Any) -> datetime | None:
+    """When the scheduler will next try: the interval after the last attempt, or the
+    end of a back-off, whichever is later; None for a disabled or never-run source."""
+    if not enabled:
+        return None
+    if st is None or st.last_attempt is None:
+        return clock.now()
+    due = st.last_attempt + timedelta(seconds=every)
+    return max(due, st.next_run) if st.next_run else due
 
 
 def health(rt: Runtime) -> tuple[bool, str]:

@@ -3,6 +3,7 @@ and every way a source can fail without losing what is stored."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import datetime
@@ -218,3 +219,25 @@ def test_refresh_command_prints_a_line_per_source_and_exits_1_on_failure(
     bad = subprocess.run([sys.executable, "-m", "feedsvc", "--config", str(cfg.path),
                           "refresh", "nosuch"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "unknown source(s): nosuch" in bad.stderr
+
+
+def test_logs_one_line_per_refresh_as_key_value_or_json(site: NewsServer,
+                                                        tmp_path: Path) -> None:
+    import json
+
+    serve_sample_site(site, sorted(EXPECTED)[:2])
+    site.add("/broken.xml", status=503, headers={"Retry-After": "120"})
+    cfg = _failing_config(tmp_path, site)
+    kv = subprocess.run([sys.executable, "-m", "feedsvc", "--config", str(cfg.path),
+                         "refresh"], capture_output=True, text=True, timeout=60)
+    lines = [x for x in kv.stderr.splitlines() if "logger=feedsvc.refresh" in x]
+    assert any("refresh source=good outcome=new new=2" in x for x in lines), kv.stderr
+    assert any("source=broken outcome=error status=503" in x and "retry_in=120s" in x
+               for x in lines), kv.stderr
+    js = subprocess.run([sys.executable, "-m", "feedsvc", "--config", str(cfg.path),
+                         "refresh"], capture_output=True, text=True, timeout=60,
+                        env=os.environ | {"FEEDSVC_LOG_FORMAT": "json"})
+    records = [json.loads(x) for x in js.stderr.splitlines() if x.startswith("{")]
+    by_source = {r.get("source"): r for r in records if r["logger"] == "feedsvc.refresh"}
+    assert by_source["good"]["outcome"] == "unchanged"
+    assert by_source["broken"]["status"] == "503" and by_source["broken"]["level"] == "warning"

@@ -221,6 +221,8 @@ def test_status_json_names_each_source(client: FlaskClient) -> None:
     [src] = st["sources"]
     assert src["id"] == "sample" and src["articles"] == 30
     assert src["last_success"] == "2026-11-25T10:00:00Z" and src["last_error"] is None
+    assert src["next_run"] == "2026-11-25T11:00:00Z"  # every = 1h after the last attempt
+    assert src["kind"] == "files" and src["failures"] == 0
     assert st["config"]["refused"] is None
 
 
