@@ -179,6 +179,11 @@ class Publisher:
     def get(self, req: FeedRequest, base_url: str) -> Served:
         base = self.config.service.base_url or base_url.rstrip("/")
         today = self.today()
+        if req.day is not None and req.day != today:
+            days = self.store.days()
+            if req.day > today or not days or req.day < days[0]:
+                raise NotFound(f"no such day: {req.day} (the archive holds "
+                               f"{days[0] if days else today} to {today})")
         versions = self.store.versions(req.deps())
         finished = req.day is not None and req.day < today
         stamp_src = "|".join([self.config.sha256, base, today if not finished else "done",

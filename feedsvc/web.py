@@ -67,7 +67,11 @@ def create_app(runtime: Runtime | None = None, config_path: str | None = None) -
             return _text(400, str(e))
         publisher = rt.publisher
         renders = publisher.renders
-        served = publisher.get(req, request.host_url.rstrip("/"))
+        try:
+            served = publisher.get(req, request.host_url.rstrip("/"))
+        except NotFound as e:
+            metrics.FEED_REQUESTS.labels(kind, "404").inc()
+            return _text(404, str(e))
         metrics.RENDER_CACHE.labels("miss" if publisher.renders > renders else "hit").inc()
         resp = _send(served, request.headers.get("Accept-Encoding", ""),
                      request.headers.get("If-None-Match"),

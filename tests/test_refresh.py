@@ -241,3 +241,37 @@ def test_logs_one_line_per_refresh_as_key_value_or_json(site: NewsServer,
     by_source = {r.get("source"): r for r in records if r["logger"] == "feedsvc.refresh"}
     assert by_source["good"]["outcome"] == "unchanged"
     assert by_source["broken"]["status"] == "503" and by_source["broken"]["level"] == "warning"
+
+
+def test_refresh_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    import pty
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"url": "https://n.example/1", "title": "One"}\n')
+    path = write_config(tmp_path, """
+        [[source]]
+        id = "in"
+        kind = "files"
+        url = "in/"
+        """)
+    quiet = subprocess.run([sys.executable, "-m", "feedsvc", "--config", str(path), "refresh"],
+                           capture_output=True, text=True, timeout=60)
+    assert "[#" not in quiet.stderr and quiet.returncode == 0
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "feedsvc", "--config", str(path),
+                             "refresh"], stdout=subprocess.PIPE, stderr=follower, text=True)
+    os.close(follower)
+    out = proc.communicate(timeout=60)[0]
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    assert proc.returncode == 0 and out.startswith("in: unchanged")
+    assert b"[##############################] 1/1 in" in b"".join(chunks)

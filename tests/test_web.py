@@ -114,7 +114,7 @@ def test_topic_day_feed(client: FlaskClient) -> None:
 
 def test_every_feed_is_valid_atom_rss_and_json_feed(client: FlaskClient) -> None:
     paths = ["all", "digest", "source/sample", *(f"day/{d}" for d in DAYS),
-             "day/2026-01-01", "topic/kharkiv/day/2026-11-19",
+             f"day/{TODAY}", "topic/kharkiv/day/2026-11-19", "topic/energy/day/2026-11-22",
              *(f"topic/{t}" for t in ("military-aid", "energy", "diplomacy", "kharkiv",
                                       "culture"))]
     atoms = []
@@ -156,6 +156,8 @@ def test_unknown_and_malformed_feed_urls_are_404(client: FlaskClient) -> None:
     for path in ["/feeds/topic/nope.atom", "/feeds/source/nope.rss", "/feeds/day/2026-02-30.atom",
                  "/feeds/day/2026-13-01.atom", "/feeds/day/26-11-01.atom",
                  "/feeds/day/2026-11-21.xml", "/feeds/all.html", "/feeds/",
+                 "/feeds/day/2026-11-17.atom", "/feeds/day/2026-11-26.json",
+                 "/feeds/topic/energy/day/2030-01-01.rss", "/feeds/day/1999-01-01.atom",
                  "/feeds/day/..%2f..%2fetc%2fpasswd.atom", "/feeds/topic/KHARKIV.atom",
                  "/feeds/day/2026-11-2\u0000.atom"]:
         r = client.get(path)
