@@ -32,9 +32,9 @@ def _art(url: str = "https://news.example/a", **kw) -> ArticleData:  # noqa: ANN
 
 
 def test_migrations_apply_once_and_are_versioned(store: Store) -> None:
-    assert store.schema_version() == "0002"
+    assert store.schema_version() == "0003"
     store.upgrade()  # idempotent: a second start changes nothing
-    assert store.schema_version() == "0002"
+    assert store.schema_version() == "0003"
     insp = sa.inspect(store.engine)
     assert {"articles", "article_topics", "article_sources", "source_state", "kv",
             "feed_versions", "rendered"} <= set(insp.get_table_names())
@@ -152,11 +152,40 @@ def test_upgrade_from_0001_keeps_articles(any_db_url: str) -> None:
         command.upgrade(cfg, "0001")
     with st.engine.begin() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
-    st.set_timezone(KYIV)
-    st.save("s", _art(), ("t",))
+        # An archive as version 0001 wrote it.
+        conn.execute(sa.text(
+            "INSERT INTO articles (id, url, guid, source_id, title, summary, content_html, "
+            "authors, published, date_known, updated, first_seen, day, categories, tags, "
+            "content_hash) VALUES (1, 'https://news.example/a', 'https://news.example/a', "
+            "'s', 'Title', '', '<p>x</p>', '[]', '2024-05-30 23:30:00', true, "
+            "'2024-05-30 23:30:00', '2024-05-31 08:00:00', '2024-05-31', '[]', '[]', 'h')"))
+        conn.execute(sa.text("INSERT INTO article_topics VALUES (1, 't')"))
     st.upgrade()
-    assert st.schema_version() == "0002"
+    assert st.schema_version() == "0003"
     [a] = st.latest(5)
     assert a.url == "https://news.example/a" and a.topics == ("t",)
+    assert a.published == datetime(2024, 5, 30, 23, 30, tzinfo=UTC)
+    # 0003 starts every old article's recheck clock at its first-seen time.
+    assert st.due_for_recheck([a.url], since=datetime(2024, 1, 1, tzinfo=UTC),
+                              every=timedelta(hours=1)) == [(a.url, None, None)]
     assert st.request_refresh("s") and st.claim_refresh_requests() == ["s"]
     st.close()
+
+
+def test_recent_articles_come_due_for_recheck(store: Store) -> None:
+    store.save("s", _art(), ())
+    old = _art(url="https://news.example/old")
+    clock.set_now(clock.now() - timedelta(days=5))
+    store.save("s", old, ())
+    clock.set_now(clock.now() + timedelta(days=5))
+    urls = ["https://news.example/a", "https://news.example/old"]
+    since = clock.now() - timedelta(days=2)
+    assert store.due_for_recheck(urls, since=since, every=timedelta(hours=1)) == []
+    clock.set_now(clock.now() + timedelta(hours=2))
+    assert store.due_for_recheck(urls, since=since, every=timedelta(hours=1)) == [
+        ("https://news.example/a", None, None)]
+    store.mark_checked("https://news.example/a", '"v1"', None)
+    assert store.due_for_recheck(urls, since=since, every=timedelta(hours=1)) == []
+    clock.set_now(clock.now() + timedelta(hours=2))
+    assert store.due_for_recheck(urls, since=since, every=timedelta(hours=1)) == [
+        ("https://news.example/a", '"v1"', None)]

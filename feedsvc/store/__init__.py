@@ -205,7 +205,7 @@ class Store:
                 values = self._values(data, digest) | {
                     "url": data.url, "guid": data.url, "source_id": source_id,
                     "published": published, "date_known": data.published is not None,
-                    "updated": updated, "first_seen": now,
+                    "updated": updated, "first_seen": now, "checked_at": now,
                     "day": local_day(published, self.tz),
                 }
                 new_day = not c.execute(sa.select(articles.c.id)
@@ -247,6 +247,29 @@ class Store:
             if feeds:
                 self._bump(c, feeds)
             return Saved(outcome, frozenset(feeds))
+
+    def due_for_recheck(self, urls: Sequence[str], *, since: datetime,
+                        every: timedelta) -> list[tuple[str, str | None, str | None]]:
+        """Of these archived URLs, those first seen after ``since`` and not checked
+        within ``every``: ``(url, page_etag, page_last_modified)``, oldest check first."""
+        stale = clock.now() - every
+        out: list[tuple[str, str | None, str | None]] = []
+        with self._read() as c:
+            for i in range(0, len(urls), 500):
+                chunk = list(urls[i:i + 500])
+                out += [tuple(r) for r in c.execute(
+                    sa.select(articles.c.url, articles.c.page_etag,
+                              articles.c.page_last_modified)
+                    .where(articles.c.url.in_(chunk), articles.c.first_seen >= since,
+                           sa.or_(articles.c.checked_at.is_(None),
+                                  articles.c.checked_at <= stale))
+                    .order_by(articles.c.checked_at))]
+        return out
+
+    def mark_checked(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        with self._tx() as c:
+            c.execute(articles.update().where(articles.c.url == url).values(
+                checked_at=clock.now(), page_etag=etag, page_last_modified=last_modified))
 
     def attach(self, source_id: str, known: Sequence[str]) -> frozenset[str]:
         """Record that ``source_id`` lists these archived URLs too (one story, one entry)."""

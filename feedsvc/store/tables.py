@@ -66,6 +66,9 @@ articles = Table(
     Column("categories", Text, nullable=False, default="[]"),  # JSON list
     Column("tags", Text, nullable=False, default="[]"),  # JSON list
     Column("content_hash", String(64), nullable=False),  # of the material fields
+    Column("checked_at", UTCDateTime),  # last time its page was (re)fetched
+    Column("page_etag", Text),  # validators of the article page, for rechecks
+    Column("page_last_modified", Text),
     Index("ix_articles_published", "published", "id"),
     Index("ix_articles_day", "day"),
 )
