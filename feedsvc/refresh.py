@@ -66,7 +66,8 @@ class Refresher:
         state = self.store.source_state(src.id)
         now = clock.now()
         if not force and state.next_run and state.next_run > now:
-            return SourceResult(src.id, "unchanged", error=None)
+            return SourceResult(src.id, "deferred",
+                                error=f"backing off until {state.next_run.isoformat()}")
         ctx = Context(config=self.config, fetcher=self.fetcher, known=self.store.known_urls)
         try:
             got = collect(src, state, ctx)

@@ -142,6 +142,9 @@ class Scheduler:
         log.info("retention purged=%d before=%s", n, cutoff)
 
     def _on_config(self, old: Config, new: Config) -> None:
+        if new.fetch != self.fetcher.cfg:
+            # Jobs still running keep the old fetcher until they finish.
+            self.fetcher = Fetcher(new.fetch)
         self.refresher = self._refresher(new)
         if old.topics != new.topics:
             threading.Thread(target=self._reclassify, name="reclassify", daemon=True).start()

@@ -77,7 +77,7 @@ class SourceResult:
     """What one refresh of one source did."""
 
     source_id: str
-    outcome: str  # "new" | "updated" | "unchanged" | "error"
+    outcome: str  # "new" | "updated" | "unchanged" | "error" | "deferred" (backing off)
     new: int = 0
     updated: int = 0
     unchanged: int = 0
