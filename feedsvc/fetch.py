@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import re
 import socket
 import threading
@@ -41,6 +42,7 @@ from feedsvc import __version__, clock
 from feedsvc.config import FetchConfig
 from feedsvc.errors import FetchError, RobotsDisallowed
 
+log = logging.getLogger("feedsvc.fetch")
 MAX_REDIRECTS = 10
 ROBOTS_TTL = 3600.0  # a robots.txt read (or found missing) is trusted this long
 ROBOTS_ERROR_TTL = 60.0  # an unreadable robots.txt is retried after this long
@@ -454,7 +456,15 @@ class Fetcher:
                 raise RobotsDisallowed(current, f"disallowed by robots.txt for User-Agent "
                                                 f"{self.user_agent!r}")
             with self._turn(host):
-                resp = self._request(current, headers, limit, truncate)
+                started = time.monotonic()
+                try:
+                    resp = self._request(current, headers, limit, truncate)
+                except FetchError as e:
+                    log.info("fetch url=%s status=%s ms=%d error=%r", current, e.status,
+                             (time.monotonic() - started) * 1000, e.message)
+                    raise
+                log.info("fetch url=%s status=%d bytes=%d ms=%d", current, resp.status,
+                         len(resp.body), (time.monotonic() - started) * 1000)
             if resp.status in _REDIRECTS:
                 try:
                     current = urldefrag(urljoin(current, resp.headers["location"])).url

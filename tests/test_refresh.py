@@ -234,6 +234,9 @@ def test_logs_one_line_per_refresh_as_key_value_or_json(site: NewsServer,
     assert any("refresh source=good outcome=new new=2" in x for x in lines), kv.stderr
     assert any("source=broken outcome=error status=503" in x and "retry_in=120s" in x
                for x in lines), kv.stderr
+    fetches = [x for x in kv.stderr.splitlines() if "logger=feedsvc.fetch" in x]
+    assert any(f"fetch url={site.url('/feed.xml')} status=200 bytes=" in x for x in fetches)
+    assert any(f"fetch url={site.url('/broken.xml')} status=503" in x for x in fetches)
     js = subprocess.run([sys.executable, "-m", "feedsvc", "--config", str(cfg.path),
                          "refresh"], capture_output=True, text=True, timeout=60,
                         env=os.environ | {"FEEDSVC_LOG_FORMAT": "json"})
