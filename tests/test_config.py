@@ -71,7 +71,7 @@ def test_bundled_config_loads() -> None:
     assert cfg.path == BUNDLED.resolve()
     assert [s.id for s in cfg.sources] == ["sample", "espreso-global"]
     assert cfg.source("sample").kind == "files"
-    assert cfg.source("espreso-global").enabled is False
+    assert cfg.source("espreso-global").kind == "site" and cfg.source("espreso-global").enabled
     assert cfg.service.timezone == "Europe/Kyiv"
     assert cfg.fetch.max_bytes == 10_000_000
     assert cfg.fetch.timeout == 20
