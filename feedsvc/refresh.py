@@ -25,6 +25,11 @@ from feedsvc.types import SourceResult, SourceState
 
 log = logging.getLogger("feedsvc.refresh")
 MAX_BACKOFF = 6 * 3600.0
+# Edits: pages of articles first seen within RECHECK_WINDOW are re-fetched (conditional
+# GET) at most every RECHECK_EVERY, at most RECHECK_LIMIT per source per refresh.
+RECHECK_WINDOW = timedelta(days=2)
+RECHECK_EVERY = timedelta(hours=1)
+RECHECK_LIMIT = 20
 
 Progress = Callable[[str, int, int], None]  # (source id, done, total)
 
@@ -68,7 +73,10 @@ class Refresher:
         if not force and state.next_run and state.next_run > now:
             return SourceResult(src.id, "deferred",
                                 error=f"backing off until {state.next_run.isoformat()}")
-        ctx = Context(config=self.config, fetcher=self.fetcher, known=self.store.known_urls)
+        ctx = Context(config=self.config, fetcher=self.fetcher, known=self.store.known_urls,
+                      due=lambda source_id: self.store.due_for_recheck(
+                          source_id, since=clock.now() - RECHECK_WINDOW, every=RECHECK_EVERY,
+                          limit=RECHECK_LIMIT))
         try:
             got = collect(src, state, ctx)
             result = self._store(src, got, started)
@@ -106,6 +114,8 @@ class Refresher:
             feeds |= saved.feeds
         if got.known:
             feeds |= self.store.attach(src.id, got.known)
+        for url, etag, last_modified in got.checked:
+            self.store.mark_checked(url, etag, last_modified)
         outcome = "new" if counts["new"] else "updated" if counts["updated"] else "unchanged"
         return SourceResult(
             src.id, outcome, new=counts["new"], updated=counts["updated"],

@@ -79,6 +79,8 @@ class Collected:
     articles: list[ArticleData] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # "URL: message"
     known: list[str] = field(default_factory=list)  # listed URLs already archived
+    # (article URL, page ETag, page Last-Modified) of every page fetched or rechecked
+    checked: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     not_modified: bool = False
     etag: str | None = None
     last_modified: str | None = None
@@ -90,6 +92,8 @@ class Context:
     config: Config
     fetcher: Fetcher
     known: Callable[[list[str]], set[str]]  # which of these URLs the archive holds
+    # recent articles of a source due for an edit check: (url, page etag, last-modified)
+    due: Callable[[str], list[tuple[str, str | None, str | None]]] = lambda _id: []
 
 
 def collect(src: SourceConfig, state: SourceState, ctx: Context) -> Collected:
@@ -98,16 +102,61 @@ def collect(src: SourceConfig, state: SourceState, ctx: Context) -> Collected:
               "site": _read_site, "files": _read_files}.get(src.kind)
     if reader is None:
         raise SourceError(src.id, f"kind {src.kind!r} is not supported yet")
-    return reader(src, state, ctx)
+    out = reader(src, state, ctx)
+    if src.kind in ("html", "sitemap", "site") or (src.kind == "feed" and src.fulltext):
+        _recheck(src, ctx, out)
+    return out
 
 
-def _page(src: SourceConfig, url: str, ctx: Context) -> ArticleData:
-    resp = ctx.fetcher.get(url, accept=HTML_ACCEPT)
+def _page(src: SourceConfig, url: str, ctx: Context, out: Collected | None = None,
+          etag: str | None = None, last_modified: str | None = None) -> ArticleData | None:
+    """Fetch and extract one article page (None: a conditional fetch answered 304).
+
+    The page's validators are noted in ``out.checked`` for later edit checks.
+    """
+    resp = ctx.fetcher.get(url, etag=etag, last_modified=last_modified, accept=HTML_ACCEPT)
+    if resp.not_modified:
+        if out is not None:
+            out.checked.append((url, etag, last_modified))
+        return None
     ctype = resp.content_type
     if ctype and not any(x in ctype for x in ("html", "xml", "text/plain")):
         raise ParseError(url, f"not an HTML page (Content-Type {ctype})")
-    return extract(resp.body, resp.url, tz=ZoneInfo(src.timezone), select=src.select,
-                   declared_charset=resp.charset)
+    art = extract(resp.body, resp.url, tz=ZoneInfo(src.timezone), select=src.select,
+                  declared_charset=resp.charset)
+    if out is not None:
+        out.checked.append((art.url, resp.headers.get("etag"),
+                            resp.headers.get("last-modified")))
+    return art
+
+
+def _new_page(src: SourceConfig, url: str, ctx: Context, out: Collected) -> ArticleData:
+    page = _page(src, url, ctx, out)
+    if page is None:
+        raise ParseError(url, "HTTP 304 to an unconditional request")
+    return page
+
+
+def _recheck(src: SourceConfig, ctx: Context, out: Collected) -> None:
+    """Re-fetch recent articles due for an edit check (conditionally: a 304 is cheap).
+
+    Changed pages go to ``out.articles`` under their archived URL; the store decides
+    whether the change is material (title, summary or body text) and moves ``updated``.
+    """
+    for url, etag, last_modified in ctx.due(src.id):
+        try:
+            page = _page(src, url, ctx, out, etag, last_modified)
+        except RetryLater as e:
+            out.failures.append(f"{url}: edit check: {e}")
+            return
+        except FeedsvcError as e:
+            out.failures.append(f"{url}: edit check: {e}")
+            out.checked.append((url, etag, last_modified))  # retried after the interval
+            continue
+        if page is not None:
+            if page.url != url:
+                out.checked.append((url, *out.checked[-1][1:]))
+            out.articles.append(replace(page, url=url))
 
 
 # -- feed -------------------------------------------------------------------------
@@ -142,7 +191,7 @@ def _read_feed(src: SourceConfig, state: SourceState, ctx: Context) -> Collected
             out.known.append(item.url)  # only new items cost a page fetch
             continue
         try:
-            page = _page(src, item.url, ctx)
+            page = _new_page(src, item.url, ctx, out)
         except FeedsvcError as e:
             out.failures.append(f"{item.url}: full text not fetched: {e}")
             out.articles.append(item)  # keep the feed's version meanwhile
@@ -235,7 +284,7 @@ def _read_html(src: SourceConfig, state: SourceState, ctx: Context) -> Collected
             out.known.append(link)
             continue
         try:
-            out.articles.append(_page(src, link, ctx))
+            out.articles.append(_new_page(src, link, ctx, out))
         except FeedsvcError as e:
             out.failures.append(f"{link}: {e}")
     return out
@@ -357,7 +406,7 @@ def _fetch_pages(src: SourceConfig, candidates: list[str], ctx: Context, out: Co
                 return True
             fetched += 1
             try:
-                page = _page(src, url, ctx)
+                page = _new_page(src, url, ctx, out)
             except RetryLater as e:
                 out.failures.append(f"{url}: {e}; the rest waits for the next refresh")
                 return True

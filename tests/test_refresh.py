@@ -278,3 +278,52 @@ def test_refresh_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
     os.close(leader)
     assert proc.returncode == 0 and out.startswith("in: unchanged")
     assert b"[##############################] 1/1 in" in b"".join(chunks)
+
+
+def test_upstream_edits_update_in_place_and_ads_are_not_edits(site: NewsServer, tmp_path: Path,
+                                                             store_for) -> None:
+    from datetime import timedelta
+
+    from conftest import sample_page
+
+    from feedsvc import clock
+
+    names = serve_sample_site(site, sorted(EXPECTED)[:3])
+    edited, ad_only, conditional = names
+    site.routes[f"/news/{slug(conditional)}"].headers["ETag"] = '"page-v1"'
+    cfg = config_mod.load(write_config(tmp_path, f"""
+        [[source]]
+        id = "listing"
+        kind = "html"
+        url = "{site.url('/latest')}"
+        links = "article h2 a"
+        """))
+    r = _refresher(cfg, store_for)
+    assert r.refresh()[0].new == 3
+    before = {a.url: a for a in r.store.latest(10)}
+
+    page = sample_page(edited, site.base).decode("utf-8")
+    old_title = EXPECTED[edited]["title"]
+    site.routes[f"/news/{slug(edited)}"].body = page.replace(
+        old_title, old_title + " (updated)").encode()
+    page = sample_page(ad_only, site.base).decode("utf-8")
+    site.routes[f"/news/{slug(ad_only)}"].body = page.replace(
+        '<div class="article-body">',
+        '<div class="article-body"><div class="advert">Buy now: offer 7731</div>').encode()
+
+    clock.set_now(clock.now() + timedelta(minutes=30))  # not yet due: nothing re-fetched
+    assert r.refresh()[0].updated == 0
+    assert site.hits(f"/news/{slug(edited)}") == 1
+
+    clock.set_now(clock.now() + timedelta(hours=2))
+    [result] = r.refresh()
+    assert (result.updated, result.new) == (1, 0), result
+    after = {a.url: a for a in r.store.latest(10)}
+    url = f"{site.base}/news/{slug(edited)}"
+    assert after[url].title == old_title + " (updated)"
+    assert after[url].guid == before[url].guid and after[url].published == before[url].published
+    assert after[url].updated == clock.now() > before[url].updated
+    ad_url = f"{site.base}/news/{slug(ad_only)}"
+    assert after[ad_url].updated == before[ad_url].updated  # an ad slot is not an edit
+    cond = [h for p, h in site.requests if p == f"/news/{slug(conditional)}"]
+    assert cond[-1].get("If-None-Match") == '"page-v1"'  # rechecked with a conditional GET

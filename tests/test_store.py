@@ -160,32 +160,35 @@ def test_upgrade_from_0001_keeps_articles(any_db_url: str) -> None:
             "'s', 'Title', '', '<p>x</p>', '[]', '2024-05-30 23:30:00', true, "
             "'2024-05-30 23:30:00', '2024-05-31 08:00:00', '2024-05-31', '[]', '[]', 'h')"))
         conn.execute(sa.text("INSERT INTO article_topics VALUES (1, 't')"))
+        conn.execute(sa.text("INSERT INTO article_sources VALUES (1, 's')"))
     st.upgrade()
     assert st.schema_version() == "0003"
     [a] = st.latest(5)
     assert a.url == "https://news.example/a" and a.topics == ("t",)
     assert a.published == datetime(2024, 5, 30, 23, 30, tzinfo=UTC)
     # 0003 starts every old article's recheck clock at its first-seen time.
-    assert st.due_for_recheck([a.url], since=datetime(2024, 1, 1, tzinfo=UTC),
-                              every=timedelta(hours=1)) == [(a.url, None, None)]
+    # 0003 starts every old article's recheck clock at its first-seen time.
+    assert st.due_for_recheck("s", since=datetime(2024, 1, 1, tzinfo=UTC),
+                              every=timedelta(hours=1), limit=5) == [(a.url, None, None)]
     assert st.request_refresh("s") and st.claim_refresh_requests() == ["s"]
     st.close()
 
 
 def test_recent_articles_come_due_for_recheck(store: Store) -> None:
     store.save("s", _art(), ())
-    old = _art(url="https://news.example/old")
+    store.save("other", _art(url="https://news.example/elsewhere"), ())
     clock.set_now(clock.now() - timedelta(days=5))
-    store.save("s", old, ())
+    store.save("s", _art(url="https://news.example/old"), ())
     clock.set_now(clock.now() + timedelta(days=5))
-    urls = ["https://news.example/a", "https://news.example/old"]
-    since = clock.now() - timedelta(days=2)
-    assert store.due_for_recheck(urls, since=since, every=timedelta(hours=1)) == []
+    since, hour = clock.now() - timedelta(days=2), timedelta(hours=1)
+    assert store.due_for_recheck("s", since=since, every=hour, limit=10) == []
     clock.set_now(clock.now() + timedelta(hours=2))
-    assert store.due_for_recheck(urls, since=since, every=timedelta(hours=1)) == [
+    # Only recent articles of that source; the old one is settled.
+    assert store.due_for_recheck("s", since=since, every=hour, limit=10) == [
         ("https://news.example/a", None, None)]
     store.mark_checked("https://news.example/a", '"v1"', None)
-    assert store.due_for_recheck(urls, since=since, every=timedelta(hours=1)) == []
+    assert store.due_for_recheck("s", since=since, every=hour, limit=10) == []
     clock.set_now(clock.now() + timedelta(hours=2))
-    assert store.due_for_recheck(urls, since=since, every=timedelta(hours=1)) == [
+    assert store.due_for_recheck("s", since=since, every=hour, limit=10) == [
         ("https://news.example/a", '"v1"', None)]
+    assert store.due_for_recheck("s", since=since, every=hour, limit=0) == []

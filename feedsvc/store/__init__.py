@@ -248,23 +248,19 @@ class Store:
                 self._bump(c, feeds)
             return Saved(outcome, frozenset(feeds))
 
-    def due_for_recheck(self, urls: Sequence[str], *, since: datetime,
-                        every: timedelta) -> list[tuple[str, str | None, str | None]]:
-        """Of these archived URLs, those first seen after ``since`` and not checked
-        within ``every``: ``(url, page_etag, page_last_modified)``, oldest check first."""
+    def due_for_recheck(self, source_id: str, *, since: datetime, every: timedelta,
+                        limit: int) -> list[tuple[str, str | None, str | None]]:
+        """Articles of ``source_id`` first seen after ``since`` whose page was not checked
+        within ``every``: ``(url, page_etag, page_last_modified)``, least recent first."""
         stale = clock.now() - every
-        out: list[tuple[str, str | None, str | None]] = []
+        query = (
+            sa.select(articles.c.url, articles.c.page_etag, articles.c.page_last_modified)
+            .join(article_sources, article_sources.c.article_id == articles.c.id)
+            .where(article_sources.c.source_id == source_id, articles.c.first_seen >= since,
+                   sa.or_(articles.c.checked_at.is_(None), articles.c.checked_at <= stale))
+            .order_by(articles.c.checked_at, articles.c.id).limit(limit))
         with self._read() as c:
-            for i in range(0, len(urls), 500):
-                chunk = list(urls[i:i + 500])
-                out += [tuple(r) for r in c.execute(
-                    sa.select(articles.c.url, articles.c.page_etag,
-                              articles.c.page_last_modified)
-                    .where(articles.c.url.in_(chunk), articles.c.first_seen >= since,
-                           sa.or_(articles.c.checked_at.is_(None),
-                                  articles.c.checked_at <= stale))
-                    .order_by(articles.c.checked_at))]
-        return out
+            return [(r[0], r[1], r[2]) for r in c.execute(query)]
 
     def mark_checked(self, url: str, etag: str | None, last_modified: str | None) -> None:
         with self._tx() as c:
