@@ -343,7 +343,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 def _problems(err: ValidationError, raw: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     for e in err.errors():
-        loc = tuple(x for x in e["loc"] if x not in ("function-after[_check_tz(), str]",))
+        loc = tuple(e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             parent = _model_at(loc[:-1])

@@ -173,3 +173,21 @@ def test_matching_is_linear_on_many_short_words() -> None:
     got = classifier.classify(art, SOURCES)
     assert time.perf_counter() - start < 2.0
     assert got == ()
+
+
+def test_regex_syntax_in_a_term_is_literal_and_linear() -> None:
+    """A term that would be a catastrophic regex is matched literally, in linear time."""
+    import time
+
+    from feedsvc.config import TopicConfig
+    from feedsvc.topics import Classifier
+    from feedsvc.types import ArticleData
+
+    clf = Classifier((TopicConfig(slug="evil", any=("(a+)+$", "(x|x)*y*")),))
+    text = "a" * 200_000 + "!"
+    started = time.perf_counter()
+    hostile = ArticleData(url="https://n.example/1", title="t", summary=text)
+    assert clf.classify(hostile, ("s",)) == ()
+    assert time.perf_counter() - started < 2
+    literal = ArticleData(url="https://n.example/2", title="the (a+)+$ pattern")
+    assert clf.classify(literal, ("s",)) == ("evil",)
