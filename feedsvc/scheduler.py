@@ -49,6 +49,7 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
         self._lock = threading.Lock()
+        self._reclassifying = threading.Lock()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leader = False
         runtime.listeners.append(self._on_config)
@@ -146,12 +147,17 @@ class Scheduler:
             # Jobs still running keep the old fetcher until they finish.
             self.fetcher = Fetcher(new.fetch)
         self.refresher = self._refresher(new)
-        if old.topics != new.topics:
-            threading.Thread(target=self._reclassify, name="reclassify", daemon=True).start()
+        if old.topics != new.topics and self.leader:
+            threading.Thread(target=self.reclassify, name="reclassify", daemon=True).start()
         self.sync_jobs(new)
 
-    def _reclassify(self) -> None:
-        moved = self.rt.store.reclassify(self.refresher.classifier.classify,
-                                         progress=lambda d, t: log.info(
-                                             "reclassify progress=%d/%d", d, t))
+    def reclassify(self) -> int:
+        """Re-run the topic rules in force over the whole archive (one run at a time:
+        a run started while another is going waits for it, then applies the newest
+        rules). Returns how many articles changed topics."""
+        with self._reclassifying:
+            moved = self.rt.store.reclassify(
+                self.refresher.classifier.classify,
+                progress=lambda d, t: log.info("reclassify progress=%d/%d", d, t))
         log.info("reclassify done moved=%d", moved)
+        return moved

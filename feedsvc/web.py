@@ -145,32 +145,49 @@ def create_app(runtime: Runtime | None = None, config_path: str | None = None) -
 class FastFeeds:
     """WSGI fast path: a query-less GET/HEAD of a feed whose cached answer is fresh is
     answered here, before Flask's dispatch (same bytes and headers as the Flask route,
-    built by the same :func:`_answer`). Everything else goes to Flask."""
+    built by the same :class:`_Answers`). Everything else goes to Flask."""
 
     def __init__(self, app: Flask, runtime: Runtime) -> None:
         self.app = app
         self.wsgi = app.wsgi_app
         self.rt = runtime
+        self._answers: dict[str, _Answers] = {}  # feed URL -> header lists of its Served
+        self._counters: dict[tuple[str, int], Any] = {}  # labelled children, made lazily
 
     def __call__(self, environ: dict[str, Any],
                  start_response: Callable[..., Any]) -> Iterable[bytes]:
-        method = environ.get("REQUEST_METHOD")
         path = environ.get("PATH_INFO", "")
-        if (method in ("GET", "HEAD") and path.startswith("/feeds/")
+        method = environ.get("REQUEST_METHOD")
+        if (path.startswith("/feeds/") and method in ("GET", "HEAD")
                 and not environ.get("QUERY_STRING")):
-            self.rt.maybe_reload()
+            rt = self.rt
+            rt.maybe_reload()
             host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-            served = self.rt.publisher.peek(f"{environ.get('wsgi.url_scheme', 'http')}://{host}",
-                                            path)
+            base = f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+            served = rt.publisher.peek(base, path)
             if served is not None:
-                status, headers, body = _answer(
-                    served, environ.get("HTTP_ACCEPT_ENCODING", ""),
+                key = base + path
+                answers = self._answers.get(key)
+                if answers is None or answers.served is not served:
+                    if len(self._answers) > 512:
+                        self._answers.clear()
+                    answers = self._answers[key] = _Answers(served, metrics.feed_kind(path))
+                status, headers, body = answers.answer(
+                    environ.get("HTTP_ACCEPT_ENCODING", ""),
                     environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_IF_MODIFIED_SINCE"))
                 start_response("200 OK" if status == 200 else "304 Not Modified", headers)
-                metrics.RENDER_CACHE.labels("hit").inc()
-                metrics.FEED_REQUESTS.labels(metrics.feed_kind(path), str(status)).inc()
+                self._count(answers.kind, status)
                 return [body] if method == "GET" else []
         return self.wsgi(environ, start_response)
+
+    def _count(self, kind: str, status: int) -> None:
+        pair = self._counters.get((kind, status))
+        if pair is None:
+            pair = self._counters[(kind, status)] = (
+                metrics.RENDER_CACHE.labels("hit"),
+                metrics.FEED_REQUESTS.labels(kind, str(status)))
+        pair[0].inc()
+        pair[1].inc()
 
 
 def _base(rt: Runtime) -> str:
@@ -186,7 +203,20 @@ def _text(status: int, message: str, allow: Any = None) -> Response:
     return resp
 
 
+_GZIP_SEEN: dict[str, bool] = {}  # Accept-Encoding value -> accepts gzip (bounded)
+
+
 def _accepts_gzip(header: str) -> bool:
+    seen = _GZIP_SEEN.get(header)
+    if seen is None:
+        seen = _parse_accepts_gzip(header)
+        if len(_GZIP_SEEN) >= 256:
+            _GZIP_SEEN.clear()
+        _GZIP_SEEN[header] = seen
+    return seen
+
+
+def _parse_accepts_gzip(header: str) -> bool:
     for part in header.split(","):
         name, _, params = part.strip().partition(";")
         if name.strip().lower() in ("gzip", "x-gzip", "*"):
@@ -200,26 +230,50 @@ def _accepts_gzip(header: str) -> bool:
     return False
 
 
+class _Answers:
+    """The HTTP semantics of a cached feed in one place: its header lists for identity
+    and gzip, 200 and 304, built once per :class:`Served`, so a request only picks one."""
+
+    __slots__ = ("served", "kind", "etag", "etag_gz", "h304", "h304_gz", "h200", "h200_gz")
+
+    def __init__(self, served: Served, kind: str = "") -> None:
+        self.served = served
+        self.kind = kind  # metrics label of the feed's path
+        self.etag = served.etag
+        self.etag_gz = served.etag[:-1] + '-gz"'
+        common = [
+            ("Last-Modified", format_datetime(served.last_modified.astimezone(UTC),
+                                              usegmt=True)),
+            ("Cache-Control", f"public, max-age={served.max_age}"),
+            ("Vary", "Accept-Encoding"),
+        ]
+        if served.links:
+            common.append(("Link", ", ".join(f'<{href}>; rel="{rel}"'
+                                             for rel, href in served.links)))
+        self.h304 = [("ETag", self.etag), *common]
+        self.h304_gz = [("ETag", self.etag_gz), *common]
+        ctype = ("Content-Type", served.content_type)
+        self.h200 = [*self.h304, ctype, ("Content-Length", str(len(served.body)))]
+        self.h200_gz = [*self.h304_gz, ("Content-Encoding", "gzip"), ctype,
+                        ("Content-Length", str(len(served.body_gz)))]
+
+    def answer(self, accept_encoding: str, inm: str | None,
+               ims: str | None) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Status, headers (a fresh list) and body."""
+        gz = _accepts_gzip(accept_encoding)
+        if (inm is not None or ims) and (
+                inm == self.etag_gz or inm == self.etag
+                or _not_modified(self.served, inm, ims)):
+            return 304, list(self.h304_gz if gz else self.h304), b""
+        if gz:
+            return 200, list(self.h200_gz), self.served.body_gz
+        return 200, list(self.h200), self.served.body
+
+
 def _answer(served: Served, accept_encoding: str, inm: str | None,
             ims: str | None) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Status, headers and body for a cached feed: the HTTP semantics in one place."""
-    gz = _accepts_gzip(accept_encoding)
-    headers = [
-        ("ETag", served.etag[:-1] + '-gz"' if gz else served.etag),
-        ("Last-Modified", format_datetime(served.last_modified.astimezone(UTC), usegmt=True)),
-        ("Cache-Control", f"public, max-age={served.max_age}"),
-        ("Vary", "Accept-Encoding"),
-    ]
-    if served.links:
-        headers.append(("Link", ", ".join(f'<{href}>; rel="{rel}"'
-                                          for rel, href in served.links)))
-    if _not_modified(served, inm, ims):
-        return 304, headers, b""
-    if gz:
-        headers.append(("Content-Encoding", "gzip"))
-    body = served.body_gz if gz else served.body
-    headers += [("Content-Type", served.content_type), ("Content-Length", str(len(body)))]
-    return 200, headers, body
+    """Status, headers and body for a cached feed (the Flask route's way in)."""
+    return _Answers(served).answer(accept_encoding, inm, ims)
 
 
 def _send(served: Served, accept_encoding: str, inm: str | None,

@@ -69,6 +69,18 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
     pytest.fail(f"nothing listening on {port}")
 
 
+def _get_when_ready(url: str, timeout: float = 30) -> requests.Response:
+    """GET once the server answers: granian opens its port before a worker has loaded
+    the app, and resets connections until then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return requests.get(url, timeout=10)
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline, f"{url} never answered"
+            time.sleep(0.1)  # readiness poll, bounded by the deadline
+
+
 @pytest.fixture
 def running(sample_files: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     port = free_port()
@@ -138,3 +150,59 @@ def test_gunicorn_workers_serve_one_cache(sample_files: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_procfile_web_line_serves_with_its_port_and_workers(sample_files: Path) -> None:
+    """The Procfile's web: line, run as a Procfile host runs it ($PORT, $WEB_CONCURRENCY)."""
+    refresh = subprocess.run([sys.executable, "-m", "feedsvc", "--config", str(sample_files),
+                              "refresh"], env=ENV, capture_output=True, text=True, timeout=120)
+    assert refresh.returncode == 0, refresh.stderr
+    procfile = (Path(__file__).resolve().parent.parent / "Procfile").read_text()
+    web = next(line.split(":", 1)[1].strip() for line in procfile.splitlines()
+               if line.startswith("web:"))
+    assert "0.0.0.0" in web and "${PORT" in web and "${WEB_CONCURRENCY" in web
+    port = free_port()
+    env = ENV | {"FEEDSVC_CONFIG": str(sample_files), "PORT": str(port),
+                 "WEB_CONCURRENCY": "2",
+                 "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    proc = subprocess.Popen(["bash", "-c", f"exec {web}"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        _wait_port(port, proc)
+        url = f"http://127.0.0.1:{port}/feeds/day/2026-11-20.atom"
+        r = _get_when_ready(url)
+        assert r.status_code == 200 and r.headers["Content-Encoding"] == "gzip"
+        assert {e.title for e in parse_ok(r.content).entries} == {
+            e["title"] for e in EXPECTED.values() if e["kyiv_day"] == "2026-11-20"}
+        again = requests.get(url, headers={"If-None-Match": r.headers["ETag"]}, timeout=10)
+        assert again.status_code == 304
+        assert requests.get(f"http://127.0.0.1:{port}/feeds/day/2026-02-30.atom",
+                            timeout=10).status_code == 404
+    finally:
+        proc.terminate()  # the server's main process; it stops its workers
+        try:
+            proc.wait(30)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
+
+
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_feedsvc_web_serves_with_either_server(sample_files: Path, server: str) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "feedsvc", "--config", str(sample_files), "web", "--port",
+         str(port), "--workers", "1", "--server", server], env=ENV,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_port(port, proc)
+        r = _get_when_ready(f"http://127.0.0.1:{port}/feeds/all.rss")
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith(
+            "application/rss+xml")
+        parse_ok(r.content)  # an empty archive is still a valid feed
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
