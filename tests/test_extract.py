@@ -474,3 +474,15 @@ def test_iso_date_only_is_local_midnight() -> None:
     assert dt == datetime(2024, 11, 17, 22, 0, tzinfo=UTC)
     assert dt.utcoffset() == timedelta(0)
     assert dates.parse("2024-11-18", UTC_ZONE, fuzzy=True) == datetime(2024, 11, 18, tzinfo=UTC)
+
+
+def test_koi8_u_page_with_declaration() -> None:
+    body = uk_page("koi8-u").encode("koi8_u")
+    assert_ukrainian(extract(body, PAGE_URL, tz=KYIV, declared_charset="koi8-u"))
+    assert_ukrainian(extract(body, PAGE_URL, tz=KYIV, declared_charset=None))  # from <meta>
+
+
+def test_windows_1251_page_that_declares_utf8() -> None:
+    """Bytes in one encoding, a declaration of another: the bytes win."""
+    body = uk_page("utf-8").encode("cp1251")
+    assert_ukrainian(extract(body, PAGE_URL, tz=KYIV, declared_charset="utf-8"))

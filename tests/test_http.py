@@ -254,3 +254,31 @@ def test_store_down_is_503_not_500(runtime: Runtime) -> None:
     assert r.status_code == 503 and b"store unavailable" in r.data
     r = c.get("/feeds/all.atom")
     assert r.status_code == 503 and r.data == b"service temporarily unavailable\n"
+
+
+def test_retention_purges_whole_old_days_and_their_feeds_go_away(runtime: Runtime) -> None:
+    import dataclasses
+
+    svc = runtime.config.service.model_copy(update={"retention_days": 3})
+    cfg = dataclasses.replace(runtime.config,
+                              settings=runtime.config.settings.model_copy(update={"service": svc}))
+    rt = Runtime(cfg, runtime.store)
+    c = create_app(rt).test_client()
+    assert c.get("/feeds/day/2026-11-18.atom").status_code == 200
+    sched = Scheduler(rt)
+    try:
+        sched.purge()  # a standby never purges
+        assert rt.store.days()[0] == "2026-11-18"
+        sched.beat()
+        sched.purge()
+    finally:
+        sched.fetcher.close()
+    assert rt.store.days() == ["2026-11-22", "2026-11-23", "2026-11-24", "2026-11-25"]
+    # A worker that answered from its fast path trusts that for up to FAST_TTL (1 s);
+    # any other worker (here: a fresh one) sees the purge at once.
+    c = create_app(Runtime(cfg, runtime.store)).test_client()
+    assert c.get("/feeds/day/2026-11-18.atom").status_code == 404
+    kept = parse_ok(c.get("/feeds/day/2026-11-22.atom").data)
+    assert len(kept.entries) == 3  # the oldest day kept is whole
+    assert all(e.published_parsed[:3] >= (2026, 11, 21) for e in
+               parse_ok(c.get("/feeds/all.atom").data).entries)
