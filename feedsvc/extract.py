@@ -9,9 +9,9 @@ Dates keep their offsets; offset-less dates are read in the source's time zone.
 from __future__ import annotations
 
 import codecs
-import copy
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -324,16 +324,21 @@ def _content(doc: etree._Element, sel: Selectors, base: str, page_url: str) -> s
     body = doc.find("body")
     if body is None:
         return ""
-    work = copy.deepcopy(body)
-    prepare(work, base)
+    # the page's own tree is not read after this: prune it in place (no deep copy)
+    prepare(body, base)
     import trafilatura  # imported lazily: it is slow to import
+    from trafilatura.htmlprocessing import build_html_output
 
     wrapper = lxml.html.Element("html")
-    wrapper.append(work)
-    html = trafilatura.extract(
+    wrapper.append(body)
+    # bare_extraction + build_html_output is what extract(output_format="html") does,
+    # minus the Simhash fingerprint it computes for every non-text output (more than
+    # half of the call on a pruned news page; feedsvc never reads it)
+    found = trafilatura.bare_extraction(
         wrapper, url=base, output_format="html", include_images=True, include_links=True,
         include_formatting=True, include_comments=False, include_tables=True, fast=True,
     )
-    if not html:
+    if not found or found.body is None:
         return ""
+    html = unicodedata.normalize("NFC", build_html_output(found))
     return clean_html(_WRAPPER.sub("", html), base)

@@ -30,6 +30,7 @@ MAX_BACKOFF = 6 * 3600.0
 RECHECK_WINDOW = timedelta(days=2)
 RECHECK_EVERY = timedelta(hours=1)
 RECHECK_LIMIT = 20
+SAVE_BATCH = 100  # articles per store transaction
 
 Progress = Callable[[str, int, int], None]  # (source id, done, total)
 
@@ -107,15 +108,14 @@ class Refresher:
     def _store(self, src: SourceConfig, got: Collected, started: float) -> SourceResult:
         counts = {"new": 0, "updated": 0, "unchanged": 0}
         feeds: set[str] = set()
-        for art in got.articles:
-            topics = self.classifier.classify(art, (src.id,))
-            saved = self.store.save(src.id, art, topics)
-            counts[saved.outcome] += 1
-            feeds |= saved.feeds
+        items = [(art, self.classifier.classify(art, (src.id,))) for art in got.articles]
+        for i in range(0, len(items), SAVE_BATCH):
+            for saved in self.store.save_many(src.id, items[i:i + SAVE_BATCH]):
+                counts[saved.outcome] += 1
+                feeds |= saved.feeds
         if got.known:
             feeds |= self.store.attach(src.id, got.known)
-        for url, etag, last_modified in got.checked:
-            self.store.mark_checked(url, etag, last_modified)
+        self.store.mark_checked_many(got.checked)
         outcome = "new" if counts["new"] else "updated" if counts["updated"] else "unchanged"
         return SourceResult(
             src.id, outcome, new=counts["new"], updated=counts["updated"],

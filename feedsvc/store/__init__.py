@@ -195,58 +195,101 @@ class Store:
 
     def save(self, source_id: str, data: ArticleData, topics: Sequence[str]) -> Saved:
         """Insert or update one article; report what changed and which feeds it touched."""
-        now = clock.now()
-        digest = content_hash(data)
-        with self._tx() as c:
-            row = c.execute(sa.select(articles).where(articles.c.url == data.url)).first()
-            if row is None:
-                published = data.published or now
-                updated = max(data.updated or published, published)
-                values = self._values(data, digest) | {
-                    "url": data.url, "guid": data.url, "source_id": source_id,
-                    "published": published, "date_known": data.published is not None,
-                    "updated": updated, "first_seen": now, "checked_at": now,
-                    "day": local_day(published, self.tz),
-                }
-                new_day = not c.execute(sa.select(articles.c.id)
-                                        .where(articles.c.day == values["day"]).limit(1)).first()
-                aid = c.execute(articles.insert().values(**values)).inserted_primary_key[0]
-                c.execute(article_sources.insert().values(article_id=aid, source_id=source_id))
-                self._set_topics(c, aid, topics)
-                feeds = _feed_keys([source_id], topics, [values["day"]])
-                if new_day:
-                    feeds.add("days")
-                self._bump(c, feeds)
-                return Saved("new", frozenset(feeds))
+        return self.save_many(source_id, [(data, topics)])[0]
 
-            aid = row.id
-            sources = set(c.execute(sa.select(article_sources.c.source_id)
-                                    .where(article_sources.c.article_id == aid)).scalars())
-            old_topics = set(c.execute(sa.select(article_topics.c.topic)
-                                       .where(article_topics.c.article_id == aid)).scalars())
-            feeds: set[str] = set()
-            outcome = "unchanged"
-            if source_id not in sources:
-                c.execute(article_sources.insert().values(article_id=aid, source_id=source_id))
-                sources.add(source_id)
-                feeds.add(f"source/{source_id}")
-            if row.content_hash != digest:
-                # An edit upstream: same id, same published; updated moves.
-                updated = data.updated if data.updated and data.updated > row.updated else now
-                values = self._values(data, digest) | {"updated": max(updated, row.updated)}
-                if not row.date_known and data.published is not None:
-                    values |= {"published": data.published, "date_known": True,
-                               "day": local_day(data.published, self.tz)}
-                c.execute(articles.update().where(articles.c.id == aid).values(**values))
-                feeds |= _feed_keys(sources, old_topics | set(topics),
-                                    {row.day, values.get("day", row.day)})
-                outcome = "updated"
-            if old_topics != set(topics):
-                self._set_topics(c, aid, topics)
-                feeds |= _feed_keys(sources, old_topics | set(topics), [row.day])
+    def save_many(self, source_id: str,
+                  items: Sequence[tuple[ArticleData, Sequence[str]]]) -> list[Saved]:
+        """:meth:`save` for several articles in one transaction, new ones inserted with one
+        statement per table and feed versions bumped once: per-article transactions and
+        bumps cost more than extracting the article did."""
+        now = clock.now()
+        digests = [content_hash(data) for data, _ in items]
+        saved: list[Saved | None] = [None] * len(items)
+        with self._tx() as c:
+            urls = list(dict.fromkeys(data.url for data, _ in items))
+            archived: set[str] = set()
+            for i in range(0, len(urls), 500):
+                archived.update(c.execute(sa.select(articles.c.url).where(
+                    articles.c.url.in_(urls[i:i + 500]))).scalars())
+            fresh: dict[str, int] = {}  # unarchived URL → index of its first occurrence
+            for i, (data, _) in enumerate(items):
+                if data.url not in archived:
+                    fresh.setdefault(data.url, i)
+            if fresh:
+                self._insert_new(c, source_id, items, digests, list(fresh.values()), now,
+                                 saved)
+            for i, ((data, topics), digest) in enumerate(zip(items, digests, strict=True)):
+                if saved[i] is None:  # archived before, or listed twice in this batch
+                    saved[i] = self._update(c, source_id, data, topics, digest, now)
+            done = [s for s in saved if s is not None]
+            feeds = set().union(*(s.feeds for s in done))
             if feeds:
                 self._bump(c, feeds)
-            return Saved(outcome, frozenset(feeds))
+        return done
+
+    def _insert_new(self, c: Connection, source_id: str,
+                    items: Sequence[tuple[ArticleData, Sequence[str]]], digests: list[str],
+                    fresh: list[int], now: datetime, saved: list[Saved | None]) -> None:
+        """Insert unarchived articles: one executemany statement per table."""
+        rows = []
+        for i in fresh:
+            data = items[i][0]
+            published = data.published or now
+            rows.append(self._values(data, digests[i]) | {
+                "url": data.url, "guid": data.url, "source_id": source_id,
+                "published": published, "date_known": data.published is not None,
+                "updated": max(data.updated or published, published), "first_seen": now,
+                "checked_at": now, "day": local_day(published, self.tz),
+            })
+        days = {r["day"] for r in rows}
+        new_days = days - set(c.execute(sa.select(articles.c.day).distinct()
+                                        .where(articles.c.day.in_(days))).scalars())
+        ids = c.execute(articles.insert().returning(articles.c.id,
+                                                    sort_by_parameter_order=True),
+                        rows).scalars().all()
+        c.execute(article_sources.insert(),
+                  [{"article_id": aid, "source_id": source_id} for aid in ids])
+        topic_rows = [{"article_id": aid, "topic": t} for aid, i in zip(ids, fresh, strict=True)
+                      for t in sorted(set(items[i][1]))]
+        if topic_rows:
+            c.execute(article_topics.insert(), topic_rows)
+        for i, row in zip(fresh, rows, strict=True):
+            feeds = _feed_keys([source_id], items[i][1], [row["day"]])
+            if row["day"] in new_days:  # the first article of a day adds it to "days"
+                new_days.discard(row["day"])
+                feeds.add("days")
+            saved[i] = Saved("new", frozenset(feeds))
+
+    def _update(self, c: Connection, source_id: str, data: ArticleData, topics: Sequence[str],
+                digest: str, now: datetime) -> Saved:
+        """An archived article seen again: another source, edited text, other topics."""
+        row = c.execute(sa.select(articles).where(articles.c.url == data.url)).one()
+        aid = row.id
+        sources = set(c.execute(sa.select(article_sources.c.source_id)
+                                .where(article_sources.c.article_id == aid)).scalars())
+        old_topics = set(c.execute(sa.select(article_topics.c.topic)
+                                   .where(article_topics.c.article_id == aid)).scalars())
+        feeds: set[str] = set()
+        outcome = "unchanged"
+        if source_id not in sources:
+            c.execute(article_sources.insert().values(article_id=aid, source_id=source_id))
+            sources.add(source_id)
+            feeds.add(f"source/{source_id}")
+        if row.content_hash != digest:
+            # An edit upstream: same id, same published; updated moves.
+            updated = data.updated if data.updated and data.updated > row.updated else now
+            values = self._values(data, digest) | {"updated": max(updated, row.updated)}
+            if not row.date_known and data.published is not None:
+                values |= {"published": data.published, "date_known": True,
+                           "day": local_day(data.published, self.tz)}
+            c.execute(articles.update().where(articles.c.id == aid).values(**values))
+            feeds |= _feed_keys(sources, old_topics | set(topics),
+                                {row.day, values.get("day", row.day)})
+            outcome = "updated"
+        if old_topics != set(topics):
+            self._set_topics(c, aid, topics)
+            feeds |= _feed_keys(sources, old_topics | set(topics), [row.day])
+        return Saved(outcome, frozenset(feeds))
 
     def due_for_recheck(self, source_id: str, *, since: datetime, every: timedelta,
                         limit: int) -> list[tuple[str, str | None, str | None]]:
@@ -263,9 +306,18 @@ class Store:
             return [(r[0], r[1], r[2]) for r in c.execute(query)]
 
     def mark_checked(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        self.mark_checked_many([(url, etag, last_modified)])
+
+    def mark_checked_many(self, checks: Sequence[tuple[str, str | None, str | None]]) -> None:
+        """Note pages fetched now with their validators: ``(url, etag, last_modified)``."""
+        if not checks:
+            return
+        now = clock.now()
         with self._tx() as c:
-            c.execute(articles.update().where(articles.c.url == url).values(
-                checked_at=clock.now(), page_etag=etag, page_last_modified=last_modified))
+            c.execute(articles.update().where(articles.c.url == sa.bindparam("u")).values(
+                checked_at=now, page_etag=sa.bindparam("e"),
+                page_last_modified=sa.bindparam("lm")),
+                [{"u": u, "e": e, "lm": lm} for u, e, lm in checks])
 
     def attach(self, source_id: str, known: Sequence[str]) -> frozenset[str]:
         """Record that ``source_id`` lists these archived URLs too (one story, one entry)."""
