@@ -38,9 +38,10 @@ import json
 import logging
 import re
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -48,7 +49,7 @@ import feedparser
 import lxml.html
 from lxml import etree
 
-from feedsvc import dates, sitemaps, urls
+from feedsvc import dates, sitemaps, urls, workers
 from feedsvc.config import Config, SourceConfig
 from feedsvc.errors import FeedsvcError, FetchError, ParseError, SourceError
 from feedsvc.extract import decode, extract, extract_text, parse_html
@@ -137,6 +138,66 @@ def _new_page(src: SourceConfig, url: str, ctx: Context, out: Collected) -> Arti
     return page
 
 
+PageResult = tuple[str, "ArticleData | FeedsvcError"]
+
+
+def _pages(src: SourceConfig, wanted: list[str], ctx: Context,
+           out: Collected) -> Iterator[PageResult]:
+    """Fetch ``wanted`` pages one at a time (politeness lives in the fetcher) and extract
+    them, in worker processes when there are enough of them (``workers.MIN_BATCH``), so
+    that fetching the next page overlaps extracting the last ones. Yields ``(url,
+    article or error)`` in order; a caller may stop early (pending work is dropped)."""
+    executor = workers.pool() if len(wanted) >= workers.MIN_BATCH else None
+    if executor is None:
+        for url in wanted:
+            try:
+                yield url, _new_page(src, url, ctx, out)
+            except FeedsvcError as e:
+                yield url, e
+        return
+    window = 4 * max(workers.size(), 1)
+    pending: deque[tuple[str, Any, tuple[str | None, str | None]]] = deque()
+
+    def finish() -> PageResult:
+        url, job, validators = pending.popleft()
+        if isinstance(job, FeedsvcError):
+            return url, job
+        try:
+            ok, value = job.result()
+        except workers.BrokenProcessPool as e:
+            workers.discard(executor)
+            return url, ParseError(url, f"extraction worker died: {e}")
+        if not ok:
+            return url, ParseError(url, str(value))
+        out.checked.append((value.url, *validators))
+        return url, value
+
+    for url in wanted:
+        try:
+            resp = ctx.fetcher.get(url, accept=HTML_ACCEPT)
+            if resp.not_modified:
+                raise ParseError(url, "HTTP 304 to an unconditional request")
+            ctype = resp.content_type
+            if ctype and not any(x in ctype for x in ("html", "xml", "text/plain")):
+                raise ParseError(url, f"not an HTML page (Content-Type {ctype})")
+            job: Any = workers.submit(executor, resp.body, resp.url, src.timezone,
+                                      src.select, resp.charset)
+            pending.append((url, job, (resp.headers.get("etag"),
+                                       resp.headers.get("last-modified"))))
+        except FeedsvcError as e:
+            pending.append((url, e, (None, None)))
+            if isinstance(e, RetryLater):
+                break  # the host asked us to wait: fetch nothing more from it now
+        while len(pending) > window or (pending and not _running(pending[0][1])):
+            yield finish()
+    while pending:
+        yield finish()
+
+
+def _running(job: Any) -> bool:
+    return not isinstance(job, FeedsvcError) and not job.done()
+
+
 def _recheck(src: SourceConfig, ctx: Context, out: Collected) -> None:
     """Re-fetch recent articles due for an edit check (conditionally: a 304 is cheap).
 
@@ -186,17 +247,14 @@ def _read_feed(src: SourceConfig, state: SourceState, ctx: Context) -> Collected
         out.articles = items
         return out
     known = ctx.known([a.url for a in items])
-    for item in items:
-        if item.url in known:
-            out.known.append(item.url)  # only new items cost a page fetch
-            continue
-        try:
-            page = _new_page(src, item.url, ctx, out)
-        except FeedsvcError as e:
-            out.failures.append(f"{item.url}: full text not fetched: {e}")
-            out.articles.append(item)  # keep the feed's version meanwhile
-            continue
-        out.articles.append(_merge(item, page))
+    out.known = [a.url for a in items if a.url in known]  # only new items cost a fetch
+    fresh = {a.url: a for a in items if a.url not in known}
+    for url, page in _pages(src, list(fresh), ctx, out):
+        if isinstance(page, FeedsvcError):
+            out.failures.append(f"{url}: full text not fetched: {page}")
+            out.articles.append(fresh[url])  # keep the feed's version meanwhile
+        else:
+            out.articles.append(_merge(fresh[url], page))
     return out
 
 
@@ -279,14 +337,12 @@ def _read_html(src: SourceConfig, state: SourceState, ctx: Context) -> Collected
     if not links:
         raise ParseError(resp.url, f"no article links match selector {src.links!r}")
     known = ctx.known(links)
-    for link in links:
-        if link in known:
-            out.known.append(link)
-            continue
-        try:
-            out.articles.append(_new_page(src, link, ctx, out))
-        except FeedsvcError as e:
-            out.failures.append(f"{link}: {e}")
+    out.known = [link for link in links if link in known]
+    for link, page in _pages(src, [x for x in links if x not in known], ctx, out):
+        if isinstance(page, FeedsvcError):
+            out.failures.append(f"{link}: {page}")
+        else:
+            out.articles.append(page)
     return out
 
 
@@ -393,7 +449,8 @@ def _fetch_pages(src: SourceConfig, candidates: list[str], ctx: Context, out: Co
     Archived candidates go to ``out.known`` (the newest ``MAX_KNOWN``). True when new
     candidates were left for a later refresh (the cap, or the host asked us to wait).
     """
-    fetched = 0
+    wanted: list[str] = []
+    left = False
     for i in range(0, len(candidates), _KNOWN_CHUNK):
         chunk = candidates[i:i + _KNOWN_CHUNK]
         known = ctx.known(chunk)
@@ -402,19 +459,21 @@ def _fetch_pages(src: SourceConfig, candidates: list[str], ctx: Context, out: Co
                 if len(out.known) < MAX_KNOWN:
                     out.known.append(url)
                 continue
-            if fetched >= MAX_NEW:
-                return True
-            fetched += 1
-            try:
-                page = _new_page(src, url, ctx, out)
-            except RetryLater as e:
-                out.failures.append(f"{url}: {e}; the rest waits for the next refresh")
-                return True
-            except FeedsvcError as e:
-                out.failures.append(f"{url}: {e}")
-                continue
-            out.articles.append(build(url, page))
-    return False
+            if len(wanted) >= MAX_NEW:
+                left = True
+                break
+            wanted.append(url)
+        if left:
+            break
+    for url, page in _pages(src, wanted, ctx, out):
+        if isinstance(page, RetryLater):
+            out.failures.append(f"{url}: {page}; the rest waits for the next refresh")
+            return True
+        if isinstance(page, FeedsvcError):
+            out.failures.append(f"{url}: {page}")
+            continue
+        out.articles.append(build(url, page))
+    return left
 
 
 def _merge_entry(entry: sitemaps.SitemapEntry, page: ArticleData) -> ArticleData:

@@ -9,6 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from conftest import EXPECTED, NewsServer, serve_sample_site, slug, write_config
 
 from feedsvc import config as config_mod
@@ -327,3 +328,30 @@ def test_upstream_edits_update_in_place_and_ads_are_not_edits(site: NewsServer, 
     assert after[ad_url].updated == before[ad_url].updated  # an ad slot is not an edit
     cond = [h for p, h in site.requests if p == f"/news/{slug(conditional)}"]
     assert cond[-1].get("If-None-Match") == '"page-v1"'  # rechecked with a conditional GET
+
+
+@pytest.mark.parametrize("extract_workers", ["2", "0"])
+def test_many_pages_are_extracted_the_same_in_worker_processes_or_not(
+        site: NewsServer, tmp_path: Path, store_for, monkeypatch,  # noqa: ANN001
+        extract_workers: str) -> None:
+    monkeypatch.setenv("FEEDSVC_EXTRACT_WORKERS", extract_workers)
+    names = serve_sample_site(site, sorted(EXPECTED)[:20])
+    site.add(f"/news/{slug(names[3])}", status=500)
+    site.add(f"/news/{slug(names[7])}", "   ")  # an empty page fails in extraction
+    cfg = config_mod.load(write_config(tmp_path, f"""
+        [[source]]
+        id = "listing"
+        kind = "html"
+        url = "{site.url('/latest')}"
+        links = "article h2 a"
+        timezone = "Europe/Kyiv"
+        """))
+    r = _refresher(cfg, store_for)
+    [result] = r.refresh()
+    assert (result.new, result.skipped) == (18, 2), result
+    assert f"/news/{slug(names[3])}" in (result.error or "") and "HTTP 500" in result.error
+    assert "empty page" in result.error
+    stored = {a.url: a for a in r.store.latest(50)}
+    for n in names[:3] + names[4:7] + names[8:]:
+        a = stored[f"{site.base}/news/{slug(n)}"]
+        assert a.title == EXPECTED[n]["title"] and "<p>" in a.content_html

@@ -1,0 +1,83 @@
+"""Article extraction in worker processes, so that fetching and extracting overlap and
+a refresh of many pages uses every core.
+
+Owns the process pool (created on first use, one per process, ``forkserver`` so that it
+is safe beside the scheduler's threads; ``FEEDSVC_EXTRACT_WORKERS`` sets its size, 0
+turns it off) and the job a worker runs. Jobs return their error as a message instead
+of raising (feedsvc's exceptions carry constructor arguments that do not survive
+pickling); a worker that dies breaks only the pages it held, and the next batch starts a
+new pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from zoneinfo import ZoneInfo
+
+from feedsvc.config import Selectors
+from feedsvc.errors import FeedsvcError
+from feedsvc.types import ArticleData
+
+log = logging.getLogger("feedsvc.workers")
+MIN_BATCH = 16  # fewer pages than this are extracted in-process (a pool costs start-up)
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+
+
+def size() -> int:
+    raw = os.environ.get("FEEDSVC_EXTRACT_WORKERS")
+    if raw is not None and raw.strip().isdigit():
+        return int(raw)
+    return min(os.cpu_count() or 1, 4) if (os.cpu_count() or 1) > 1 else 0
+
+
+def pool() -> ProcessPoolExecutor | None:
+    """The process's extraction pool, or None when extraction stays in-process."""
+    global _pool
+    n = size()
+    if n <= 0:
+        return None
+    with _lock:
+        if _pool is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["feedsvc.extract", "trafilatura"])
+            _pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+            log.info("extraction workers=%d", n)
+        return _pool
+
+
+def discard(broken: ProcessPoolExecutor) -> None:
+    """Forget a broken pool; the next batch starts a new one."""
+    global _pool
+    with _lock:
+        if _pool is broken:
+            _pool = None
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+def submit(executor: ProcessPoolExecutor, body: bytes, url: str, tz: str,
+           select: Selectors, charset: str | None) -> Future[tuple[bool, object]]:
+    return executor.submit(extract_job, body, url, tz, select, charset)
+
+
+def extract_job(body: bytes, url: str, tz: str, select: Selectors,
+                charset: str | None) -> tuple[bool, ArticleData | str]:
+    """Runs in a worker: (True, article) or (False, the error's message)."""
+    from feedsvc.extract import extract
+
+    try:
+        return True, extract(body, url, tz=ZoneInfo(tz), select=select,
+                             declared_charset=charset)
+    except FeedsvcError as e:
+        return False, str(e)
+    except Exception as e:  # a bug must cost one page, never the pool
+        return False, f"extraction failed: {type(e).__name__}: {e}"
+
+
+__all__ = ["MIN_BATCH", "BrokenProcessPool", "discard", "pool", "size", "submit"]
