@@ -20,6 +20,19 @@ def _refresher(cfg: config_mod.Config, store_for) -> Refresher:  # noqa: ANN001
     return Refresher(cfg, store_for(cfg))
 
 
+def _listing(site: NewsServer, tmp_path: Path, store_for) -> Refresher:  # noqa: ANN001
+    """A refresher for one ``html`` source: the sample site's /latest listing."""
+    cfg = config_mod.load(write_config(tmp_path, f"""
+        [[source]]
+        id = "listing"
+        kind = "html"
+        url = "{site.url('/latest')}"
+        links = "article h2 a"
+        timezone = "Europe/Kyiv"
+        """))
+    return _refresher(cfg, store_for)
+
+
 def test_feed_source_with_fulltext_stores_every_article(site: NewsServer, tmp_path: Path,
                                                         store_for) -> None:
     names = serve_sample_site(site)
@@ -72,15 +85,7 @@ def test_second_refresh_is_conditional_and_keeps_ids(site: NewsServer, tmp_path:
 def test_html_source_follows_listing_links(site: NewsServer, tmp_path: Path,
                                            store_for) -> None:
     names = serve_sample_site(site, sorted(EXPECTED)[:8])
-    cfg = config_mod.load(write_config(tmp_path, f"""
-        [[source]]
-        id = "listing"
-        kind = "html"
-        url = "{site.url('/latest')}"
-        links = "article h2 a"
-        timezone = "Europe/Kyiv"
-        """))
-    r = _refresher(cfg, store_for)
+    r = _listing(site, tmp_path, store_for)
     [result] = r.refresh()
     assert result.new == len(names)
     urls = {a.url for a in r.store.latest(100)}
@@ -292,14 +297,7 @@ def test_upstream_edits_update_in_place_and_ads_are_not_edits(site: NewsServer, 
     names = serve_sample_site(site, sorted(EXPECTED)[:3])
     edited, ad_only, conditional = names
     site.routes[f"/news/{slug(conditional)}"].headers["ETag"] = '"page-v1"'
-    cfg = config_mod.load(write_config(tmp_path, f"""
-        [[source]]
-        id = "listing"
-        kind = "html"
-        url = "{site.url('/latest')}"
-        links = "article h2 a"
-        """))
-    r = _refresher(cfg, store_for)
+    r = _listing(site, tmp_path, store_for)
     assert r.refresh()[0].new == 3
     before = {a.url: a for a in r.store.latest(10)}
 
@@ -338,15 +336,7 @@ def test_many_pages_are_extracted_the_same_in_worker_processes_or_not(
     names = serve_sample_site(site, sorted(EXPECTED)[:20])
     site.add(f"/news/{slug(names[3])}", status=500)
     site.add(f"/news/{slug(names[7])}", "   ")  # an empty page fails in extraction
-    cfg = config_mod.load(write_config(tmp_path, f"""
-        [[source]]
-        id = "listing"
-        kind = "html"
-        url = "{site.url('/latest')}"
-        links = "article h2 a"
-        timezone = "Europe/Kyiv"
-        """))
-    r = _refresher(cfg, store_for)
+    r = _listing(site, tmp_path, store_for)
     [result] = r.refresh()
     assert (result.new, result.skipped) == (18, 2), result
     assert f"/news/{slug(names[3])}" in (result.error or "") and "HTTP 500" in result.error
