@@ -103,25 +103,22 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _runtime(args: argparse.Namespace):  # noqa: ANN202
-    from feedsvc.runtime import Runtime
+def _service(args: argparse.Namespace):  # noqa: ANN202
+    """The service of ``--config`` as a writer (schema migrated, days dated)."""
+    from feedsvc.service import Service
 
-    rt = Runtime.from_path(args.config)
-    rt.store.upgrade()
-    return rt
+    return Service.from_config(args.config, writer=True)
 
 
 def _db(args: argparse.Namespace) -> int:
-    rt = _runtime(args)
-    print(f"database at schema version {rt.store.schema_version()}")
+    svc = _service(args)
+    print(f"database at schema version {svc.store.schema_version()}")
+    svc.close()
     return 0
 
 
 def _refresh(args: argparse.Namespace) -> int:
-    from feedsvc.refresh import Refresher
-
-    rt = _runtime(args)
-    refresher = Refresher(rt.config, rt.store)
+    svc = _service(args)
     tty = sys.stderr.isatty()
 
     def progress(done: int, total: int, result) -> None:  # noqa: ANN001
@@ -134,7 +131,10 @@ def _refresh(args: argparse.Namespace) -> int:
                 sys.stderr.write("\n")
             sys.stderr.flush()
 
-    results = refresher.refresh(args.sources or None, progress=progress)
+    try:
+        results = svc.refresh(args.sources or None, progress=progress)
+    finally:
+        svc.close()
     failed = False
     for r in results:
         print(r.line())
@@ -148,16 +148,17 @@ def _refresh(args: argparse.Namespace) -> int:
 def _scheduler(args: argparse.Namespace) -> int:
     from feedsvc.scheduler import Scheduler
 
-    rt = _runtime(args)
-    sched = Scheduler(rt)
+    svc = _service(args)
+    sched = Scheduler(svc)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(
-        target=rt.maybe_reload, kwargs={"force": True}).start())
+        target=svc.reload, kwargs={"force": True}).start())
     sched.start()
     stop.wait()
     sched.stop()
+    svc.close()
     return 0
 
 
@@ -167,13 +168,13 @@ def _run(args: argparse.Namespace) -> int:
     from feedsvc.scheduler import Scheduler
     from feedsvc.web import create_app
 
-    rt = _runtime(args)
-    sched = Scheduler(rt)
-    app = create_app(rt)
+    svc = _service(args)
+    sched = Scheduler(svc)
+    app = create_app(svc)
     server = make_server(args.host, args.port, app, threaded=True)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(
-        target=rt.maybe_reload, kwargs={"force": True}).start())
+        target=svc.reload, kwargs={"force": True}).start())
     sched.start()
     print(f"feedsvc serving http://{args.host}:{server.server_port}/", file=sys.stderr,
           flush=True)
@@ -181,6 +182,7 @@ def _run(args: argparse.Namespace) -> int:
         server.serve_forever()
     finally:
         sched.stop()
+        svc.close()
     return 0
 
 
@@ -190,8 +192,7 @@ def _web(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.config:
         env["FEEDSVC_CONFIG"] = str(Path(args.config).resolve())
-    rt = _runtime(args)  # validate the config and migrate before the workers start
-    rt.store.close()
+    config_mod.load(args.config)  # a broken config fails here, not in every worker
     bindir = Path(sys.executable).parent
     if args.server == "gunicorn":
         argv = [str(bindir / "gunicorn"), "--bind", f"{args.host}:{args.port}",

@@ -50,6 +50,17 @@ class FetchError(FeedsvcError):
         super().__init__(f"{message} ({url})")
 
 
+class RetryLater(FetchError):
+    """429/503: the source is asked to wait ``retry_after`` seconds (None: not said)."""
+
+    def __init__(self, url: str, status: int, retry_after: float | None,
+                 reason: str = "") -> None:
+        self.retry_after = retry_after
+        self.reason = reason
+        wait = f", retry after {retry_after:.0f}s" if retry_after is not None else ""
+        super().__init__(url, f"HTTP {status} {reason}".strip() + wait, status)
+
+
 class RobotsDisallowed(FetchError):
     """robots.txt forbids the URL for our User-Agent."""
 
@@ -64,7 +75,14 @@ class ParseError(FeedsvcError, ValueError):
 
 
 class StoreError(FeedsvcError):
-    """The archive store failed (database unreachable, migration refused...)."""
+    """The archive store failed (database unreachable, locked, full; migration refused).
+
+    The message is one line saying what failed and why, never SQL or its parameters.
+    """
+
+
+class SchemaOutdated(StoreError):
+    """The database's schema is older than this feedsvc (``feedsvc db upgrade``)."""
 
 
 class NotFound(FeedsvcError, LookupError):

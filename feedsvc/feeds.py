@@ -1,70 +1,47 @@
-"""Which articles go into which feed, and the render-once cache.
+"""Which articles go into which feed: feed requests and the documents they become.
 
-Owns the feed namespace (``all``, ``topic/{slug}``, ``source/{id}``, ``day/{date}``,
-``topic/{slug}/day/{date}``, ``digest``), query parameters (``limit``, ``q``,
-``before``), RFC 5005 archive/paging links, and the cache: a feed is rendered when its
-articles changed, not when it is requested. Every feed depends on a few *feed keys*
-whose versions the store bumps on every change (:func:`feedsvc.store._feed_keys`); a
-render is stamped with those versions and reused (from this process's memory, else
-from the store's ``rendered`` table, shared by all workers and restarts) while the
-stamp holds.
+Owns the query parameters (``limit``, ``q``, ``before``), what each kind of feed holds
+(newest ``feed_size``, a whole day, one digest entry per finished day), its titles,
+RFC 5005 archive and paging links, and how long a client may cache it. Names and URLs
+come from :mod:`feedsvc.feednames`; the articles from the store (read only); bytes are
+made by :mod:`feedsvc.render`, and kept by :mod:`feedsvc.cache`.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import os
 import re
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from feedsvc import clock, render
+from feedsvc import feednames
 from feedsvc.config import Config
-from feedsvc.dates import day_bounds, local_day
+from feedsvc.dates import day_bounds
 from feedsvc.errors import BadRequest, NotFound
+from feedsvc.feednames import FeedName
 from feedsvc.render import Entry, FeedDoc
-from feedsvc.store import Rendered, Store
+from feedsvc.store import Store
 from feedsvc.types import Article
 
-FORMATS = ("atom", "rss", "json")
-_PATH = re.compile(
-    r"^(?:(?P<all>all)|(?P<digest>digest)"
-    r"|topic/(?P<topic>[a-z0-9][a-z0-9-]*)(?:/day/(?P<tday>[^/]+))?"
-    r"|source/(?P<source>[a-z0-9][a-z0-9-]*)"
-    r"|day/(?P<day>[^/]+))"
-    r"\.(?P<fmt>atom|rss|json)$"
-)
 _CURSOR = re.compile(r"^(\d{1,12})\.(\d{1,12})$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-MEMORY_ENTRIES = 512
-RENDER_CACHE = os.environ.get("FEEDSVC_RENDER_CACHE", "1") != "0"  # off: benchmarks only
-FAST_TTL = 1.0  # seconds a fast-path answer is trusted before versions are re-read
+_LIMIT = re.compile(r"^[0-9]{1,3}$")  # ASCII digits only: "²".isdigit() is True
+MAX_LIMIT = 500
+FINISHED_MAX_AGE = 86400  # seconds a client may cache a finished day
 
 
 @dataclass(frozen=True)
 class FeedRequest:
-    kind: str  # all | digest | topic | source | day | topic-day
-    fmt: str
-    name: str | None = None  # topic slug or source id
-    day: str | None = None
+    """One feed in one format, with its query parameters."""
+
+    name: FeedName
+    fmt: str  # atom | rss | json
     limit: int | None = None
     q: tuple[str, ...] = ()
-    before: tuple[datetime, int] | None = None
-
-    @property
-    def path(self) -> str:
-        base = {"all": "all", "digest": "digest", "topic": f"topic/{self.name}",
-                "source": f"source/{self.name}", "day": f"day/{self.day}",
-                "topic-day": f"topic/{self.name}/day/{self.day}"}[self.kind]
-        return base
+    before: tuple[datetime, int] | None = None  # paging cursor: (published, id)
 
     def query(self) -> str:
+        """The normalized query string ("" when there is none)."""
         params: list[tuple[str, str]] = []
         if self.limit is not None:
             params.append(("limit", str(self.limit)))
@@ -75,46 +52,23 @@ class FeedRequest:
         return urlencode(params)
 
     @property
-    def cacheable_in_store(self) -> bool:
-        return not self.q and self.before is None
-
-    def deps(self) -> list[str]:
-        keys = ["*", "days"]
-        if self.kind in ("all", "digest"):
-            keys.append(self.kind)
-        elif self.kind in ("topic", "source"):
-            keys.append(f"{self.kind}/{self.name}")
-        elif self.kind == "day":
-            keys.append(f"day/{self.day}")
-        else:
-            keys.append(f"topic/{self.name}/day/{self.day}")
-        return keys
+    def canonical(self) -> bool:
+        """A query-less feed: the only kind whose renderings are shared through the store."""
+        return self.limit is None and not self.q and self.before is None
 
 
 def parse_request(path: str, args: Mapping[str, str], config: Config) -> FeedRequest:
     """``path`` (after ``/feeds/``) and query args → FeedRequest; NotFound/BadRequest."""
-    m = _PATH.match(path)
-    if not m:
-        raise NotFound(f"no such feed: /feeds/{path}")
-    fmt = m.group("fmt")
-    day = m.group("day") or m.group("tday")
-    if day is not None:
-        try:
-            day_bounds(day, config.service.tz)
-        except ValueError as e:
-            raise NotFound(f"no such day: {day} (use an existing YYYY-MM-DD)") from e
-    if m.group("topic") and config.topic(m.group("topic")) is None:
-        raise NotFound(f"no such topic: {m.group('topic')}")
-    if m.group("source") and config.source(m.group("source")) is None:
-        raise NotFound(f"no such source: {m.group('source')}")
-    kind = ("all" if m.group("all") else "digest" if m.group("digest")
-            else "topic-day" if m.group("tday") else "topic" if m.group("topic")
-            else "source" if m.group("source") else "day")
+    name, fmt = feednames.parse_path(path)
+    if name.topic and config.topic(name.topic) is None:
+        raise NotFound(f"no such topic: {name.topic}")
+    if name.source and config.source(name.source) is None:
+        raise NotFound(f"no such source: {name.source}")
     limit = None
     if "limit" in args:
         raw = args["limit"]
-        if not raw.isdigit() or not 1 <= int(raw) <= 500:
-            raise BadRequest("limit must be an integer from 1 to 500")
+        if not _LIMIT.match(raw) or not 1 <= int(raw) <= MAX_LIMIT:
+            raise BadRequest(f"limit must be an integer from 1 to {MAX_LIMIT}")
         limit = int(raw)
     q: tuple[str, ...] = ()
     if "q" in args:
@@ -131,183 +85,89 @@ def parse_request(path: str, args: Mapping[str, str], config: Config) -> FeedReq
             before = (datetime.fromtimestamp(int(cm.group(1)), UTC), int(cm.group(2)))
         except (OverflowError, OSError, ValueError) as e:
             raise BadRequest("before is out of range") from e
-    return FeedRequest(kind=kind, fmt=fmt, name=m.group("topic") or m.group("source"),
-                       day=day, limit=limit, q=q, before=before)
+    return FeedRequest(name=name, fmt=fmt, limit=limit, q=q, before=before)
 
 
-@dataclass(frozen=True)
-class Served:
-    """A rendered feed ready to send."""
-
-    body: bytes
-    body_gz: bytes
-    etag: str  # strong, quoted, of the identity body; gzip's adds "-gz"
-    last_modified: datetime
-    content_type: str
-    max_age: int
-    links: tuple[tuple[str, str], ...] = ()  # (rel, href) for Link headers: self, hub
-
-
-class Publisher:
-    """Answers feed requests from the cache, rendering only when articles changed."""
+class Documents:
+    """Builds the :class:`FeedDoc` of a request from the archive (read only)."""
 
     def __init__(self, config: Config, store: Store) -> None:
         self.config = config
         self.store = store
-        self._memory: OrderedDict[str, Rendered] = OrderedDict()
-        self._lock = threading.Lock()
-        self.renders = 0  # how many times this process rendered (tests, metrics)
-        self.hits = 0
-        # Fast path: URL path (no query) → (answer, monotonic time it was validated).
-        self._fast: dict[str, tuple[Served, float]] = {}
 
-    def peek(self, base_url: str, path: str) -> Served | None:
-        """A cached answer for a query-less feed URL validated within FAST_TTL, or None.
+    def check_day(self, name: FeedName, today: str) -> None:
+        """NotFound for a day after today or before the archive's first day."""
+        if name.day is None or name.day == today:
+            return
+        first = self.store.first_day()
+        if name.day > today or first is None or name.day < first:
+            raise NotFound(f"no such day: {name.day} (the archive holds "
+                           f"{first or today} to {today})")
 
-        Lets the WSGI fast path answer without Flask or the database; anything else
-        (a miss, a stale entry) goes through :meth:`get`.
-        """
-        hit = self._fast.get(base_url + path)
-        if hit is not None and time.monotonic() - hit[1] < FAST_TTL:
-            self.hits += 1
-            return hit[0]
-        return None
-
-    def today(self) -> str:
-        return local_day(clock.now(), self.config.service.tz)
-
-    def get(self, req: FeedRequest, base_url: str) -> Served:
-        base = self.config.service.base_url or base_url.rstrip("/")
-        today = self.today()
-        if req.day is not None and req.day != today:
-            days = self.store.days()
-            if req.day > today or not days or req.day < days[0]:
-                raise NotFound(f"no such day: {req.day} (the archive holds "
-                               f"{days[0] if days else today} to {today})")
-        versions = self.store.versions(req.deps())
-        finished = req.day is not None and req.day < today
-        stamp_src = "|".join([self.config.sha256, base, today if not finished else "done",
-                              *(f"{k}={v}" for k, v in sorted(versions.items()))])
-        stamp = hashlib.sha256(stamp_src.encode()).hexdigest()[:40]
-        key = f"{base}/feeds/{req.path}.{req.fmt}?{req.query()}"
-        item = self._lookup(key, stamp, req) if RENDER_CACHE else None
-        if item is None:
-            item = self._render(req, key, stamp, base, today)
-        else:
-            self.hits += 1
-        max_age = 86400 if finished else self._live_max_age(req)
-        links: tuple[tuple[str, str], ...] = (("self", f"{base}/feeds/{req.path}.{req.fmt}"),)
-        hub = self.config.settings.websub.hub
-        if hub:
-            links += (("hub", hub),)
-        served = Served(body=item.body, body_gz=item.body_gz, etag=item.etag,
-                        last_modified=item.last_modified,
-                        content_type=render.CONTENT_TYPES[req.fmt], max_age=max_age,
-                        links=links)
-        if not req.query() and RENDER_CACHE:
-            if len(self._fast) > MEMORY_ENTRIES:
-                self._fast.clear()
-            self._fast[f"{base_url.rstrip('/')}/feeds/{req.path}.{req.fmt}"] = (
-                served, time.monotonic())
-        return served
-
-    def _lookup(self, key: str, stamp: str, req: FeedRequest) -> Rendered | None:
-        with self._lock:
-            item = self._memory.get(key)
-            if item is not None and item.stamp == stamp:
-                self._memory.move_to_end(key)
-                return item
-        if not req.cacheable_in_store:
-            return None
-        item = self.store.get_rendered(key)
-        if item is not None and item.stamp == stamp:
-            self._remember(item)
-            return item
-        return None
-
-    def _remember(self, item: Rendered) -> None:
-        with self._lock:
-            self._memory[item.key] = item
-            self._memory.move_to_end(item.key)
-            while len(self._memory) > MEMORY_ENTRIES:
-                self._memory.popitem(last=False)
-
-    def _render(self, req: FeedRequest, key: str, stamp: str, base: str,
-                today: str) -> Rendered:
-        doc = self.document(req, base, today)
-        body = render.RENDERERS[req.fmt](doc)
-        digest = hashlib.sha256(body).hexdigest()[:32]
-        item = Rendered(key=key, stamp=stamp, etag=f'"{digest}"',
-                        last_modified=doc.updated.replace(microsecond=0),
-                        body=body, body_gz=gzip.compress(body, compresslevel=9, mtime=0))
-        self.renders += 1
-        if req.cacheable_in_store:
-            self.store.put_rendered(item)
-        self._remember(item)
-        return item
-
-    def _live_max_age(self, req: FeedRequest) -> int:
+    def max_age(self, name: FeedName, today: str) -> int:
+        """Seconds a client may cache the feed: a day for a finished day, else about one
+        refresh interval of its sources (60 s to 1 h)."""
+        if name.day is not None and name.day < today:
+            return FINISHED_MAX_AGE
         sources = self.config.sources
-        if req.kind == "source":
-            sources = tuple(s for s in sources if s.id == req.name)
+        if name.source:
+            sources = tuple(s for s in sources if s.id == name.source)
         everys = [s.every for s in sources if s.enabled]
         return int(min(max(min(everys, default=3600), 60), 3600))
 
-    # -- documents -----------------------------------------------------------------
     def document(self, req: FeedRequest, base: str, today: str) -> FeedDoc:
         svc = self.config.service
+        name = req.name
         size = req.limit or svc.feed_size
         links: list[tuple[str, str]] = []
         archive = False
         entries: tuple[Entry, ...] = ()
         arts: list[Article] = []
-        url = lambda path: f"{base}/feeds/{path}.{req.fmt}"  # noqa: E731
-        topic = self.config.topic(req.name) if req.name and "topic" in req.kind else None
+        topic = self.config.topic(name.topic) if name.topic else None
 
-        if req.kind in ("all", "topic", "source"):
-            arts = self.store.latest(size + 1, topic=topic.slug if topic else None,
-                                     source=req.name if req.kind == "source" else None,
+        def url(n: FeedName) -> str:
+            return n.url(base, req.fmt)
+
+        if name.kind in ("all", "topic", "source"):
+            arts = self.store.latest(size + 1, topic=name.topic, source=name.source,
                                      before=req.before, q=req.q)
             if len(arts) > size:
                 arts = arts[:size]
                 last = arts[-1]
-                nxt = FeedRequest(kind=req.kind, fmt=req.fmt, name=req.name,
-                                  limit=req.limit, q=req.q, before=(last.published, last.id))
-                links.append(("next", f"{url(req.path)}?{nxt.query()}"))
-            days = [d for d in self.store.days(topic.slug if topic else None) if d < today]
-            if days and req.kind != "source":
-                prefix = f"topic/{topic.slug}/" if topic else ""
-                links.append(("prev-archive", url(f"{prefix}day/{days[-1]}")))
-            if req.kind == "all":
+                nxt = replace(req, before=(last.published, last.id))
+                links.append(("next", f"{url(name)}?{nxt.query()}"))
+            if name.kind != "source":
+                days = [d for d in self.store.days(name.topic) if d < today]
+                if days:
+                    links.append(("prev-archive", url(name.archive_of(days[-1]))))
+            if name.kind == "all":
                 title, sub = svc.title, f"Newest articles in {svc.title}"
             elif topic:
                 title = f"{svc.title}: {topic.display_title}"
                 sub = f"Newest articles on {topic.display_title}"
             else:
-                src = self.config.source(req.name or "")
-                name = src.display_title if src else req.name
-                title, sub = f"{svc.title}: {name}", f"Newest articles from {name}"
-        elif req.kind in ("day", "topic-day"):
-            assert req.day is not None
-            arts = self.store.day(req.day, topic=topic.slug if topic else None)
+                src = self.config.source(name.source or "")
+                label = src.display_title if src else name.source
+                title, sub = f"{svc.title}: {label}", f"Newest articles from {label}"
+        elif name.day is not None:
+            arts = self.store.day(name.day, topic=name.topic)
             if req.q:
                 arts = [a for a in arts if _matches(a, req.q)]
             if req.limit:
                 arts = arts[:req.limit]
-            days = self.store.days(topic.slug if topic else None)
-            prefix = f"topic/{topic.slug}/" if topic else ""
-            earlier = [d for d in days if d < req.day]
-            later = [d for d in days if req.day < d < today]
+            days = self.store.days(name.topic)
+            earlier = [d for d in days if d < name.day]
+            later = [d for d in days if name.day < d < today]
             if earlier:
-                links.append(("prev-archive", url(f"{prefix}day/{earlier[-1]}")))
+                links.append(("prev-archive", url(name.archive_of(earlier[-1]))))
             if later:
-                links.append(("next-archive", url(f"{prefix}day/{later[0]}")))
-            archive = req.day < today
+                links.append(("next-archive", url(name.archive_of(later[0]))))
+            archive = name.day < today
             if archive:
-                links.append(("current", url(f"topic/{topic.slug}" if topic else "all")))
+                links.append(("current", url(name.current())))
             what = f"{topic.display_title}, " if topic else ""
-            title = f"{svc.title}: {what}{req.day}"
-            sub = f"Every article published on {req.day} ({svc.timezone})"
+            title = f"{svc.title}: {what}{name.day}"
+            sub = f"Every article published on {name.day} ({svc.timezone})"
         else:  # digest
             counts = self.store.day_counts()
             finished = sorted((d for d in counts if d < today), reverse=True)[:size]
@@ -316,9 +176,9 @@ class Publisher:
         hub = self.config.settings.websub.hub
         if hub:
             links.insert(0, ("hub", hub))
-        self_url = url(req.path) + (f"?{req.query()}" if req.query() else "")
+        self_url = url(name) + (f"?{req.query()}" if req.query() else "")
         return FeedDoc(
-            title=title, subtitle=sub, feed_id=url(req.path), self_url=self_url,
+            title=title, subtitle=sub, feed_id=url(name), self_url=self_url,
             alternate_url=f"{base}/", articles=tuple(arts), entries=entries,
             links=tuple(links), archive=archive,
             topic_titles={t.slug: t.display_title for t in self.config.topics},

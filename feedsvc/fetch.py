@@ -40,7 +40,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from feedsvc import __version__, clock
 from feedsvc.config import FetchConfig
-from feedsvc.errors import FetchError, RobotsDisallowed
+from feedsvc.errors import FetchError, RetryLater, RobotsDisallowed
 
 log = logging.getLogger("feedsvc.fetch")
 MAX_REDIRECTS = 10
@@ -77,17 +77,6 @@ class Response:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-class RetryLater(FetchError):
-    """429/503: the source is asked to wait ``retry_after`` seconds (None: not said)."""
-
-    def __init__(self, url: str, status: int, retry_after: float | None,
-                 reason: str = "") -> None:
-        self.retry_after = retry_after
-        self.reason = reason
-        wait = f", retry after {retry_after:.0f}s" if retry_after is not None else ""
-        super().__init__(url, f"HTTP {status} {reason}".strip() + wait, status)
-
-
 def _retry_after(value: str | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date)."""
     if not value:
@@ -120,7 +109,7 @@ def _norm_path(path: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Rule:
+class _RobotsRule:
     allow: bool
     length: int  # octets of the pattern: the longest matching rule wins
     pattern: re.Pattern[str]
@@ -129,7 +118,7 @@ class _Rule:
 @dataclass
 class _Group:
     agents: set[str] = field(default_factory=set)  # product tokens (lower-case) or "*"
-    rules: list[_Rule] = field(default_factory=list)
+    rules: list[_RobotsRule] = field(default_factory=list)
     closed: bool = False  # a rule line was seen: the next user-agent line starts a group
 
 
@@ -139,7 +128,7 @@ class Robots:
     def __init__(self, text: str, user_agent: str, *, disallow_all: bool = False) -> None:
         self.disallow_all = disallow_all
         self.sitemaps: tuple[str, ...] = ()
-        self.rules: tuple[_Rule, ...] = ()
+        self.rules: tuple[_RobotsRule, ...] = ()
         if text:
             self._parse(text, _product_token(user_agent))
 
@@ -174,7 +163,7 @@ class Robots:
         path = _norm_path((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
         if path == "/robots.txt":
             return True
-        best: _Rule | None = None
+        best: _RobotsRule | None = None
         for rule in self.rules:
             if rule.pattern.match(path) and (
                     best is None or rule.length > best.length
@@ -183,14 +172,14 @@ class Robots:
         return best is None or best.allow
 
 
-def _rule(allow: bool, value: str) -> _Rule:
+def _rule(allow: bool, value: str) -> _RobotsRule:
     if not value.startswith(("/", "*")):
         value = "/" + value
     value = _norm_path(value)
     anchored = value.endswith("$")
     body = value[:-1] if anchored else value
     regex = ".*".join(re.escape(piece) for piece in body.split("*"))
-    return _Rule(allow, len(value), re.compile(regex + ("$" if anchored else ""), re.DOTALL))
+    return _RobotsRule(allow, len(value), re.compile(regex + ("$" if anchored else ""), re.DOTALL))
 
 
 @dataclass(frozen=True)

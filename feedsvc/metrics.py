@@ -25,7 +25,7 @@ ARTICLES = Counter("feedsvc_articles_stored", "Articles stored by source and out
                    ["source", "outcome"])
 FEED_REQUESTS = Counter("feedsvc_feed_requests", "Feed requests by kind and HTTP status",
                         ["kind", "status"])
-RENDER_CACHE = Counter("feedsvc_render_cache", "Feed lookups answered from the render "
+CACHE_LOOKUPS = Counter("feedsvc_render_cache", "Feed lookups answered from the render "
                        "cache (hit) or rendered (miss)", ["result"])
 
 
@@ -38,12 +38,3 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
-
-
-def feed_kind(path: str) -> str:
-    """``/feeds/topic/x/day/d.atom`` → ``topic-day`` (bounded label values)."""
-    parts = path.removeprefix("/feeds/").split("/")
-    if len(parts) >= 3 and parts[0] == "topic" and parts[2] == "day":
-        return "topic-day"
-    head = parts[0].split(".")[0]
-    return head if head in ("all", "digest", "topic", "source", "day") else "other"

@@ -19,12 +19,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from feedsvc import clock, websub
+from feedsvc import clock
 from feedsvc.config import Config
 from feedsvc.dates import local_day
-from feedsvc.fetch import Fetcher
-from feedsvc.refresh import Refresher
-from feedsvc.runtime import Runtime
+from feedsvc.service import Service
 
 log = logging.getLogger("feedsvc.scheduler")
 HEARTBEAT_EVERY = 30
@@ -39,10 +37,8 @@ def _wall() -> datetime:
 
 
 class Scheduler:
-    def __init__(self, runtime: Runtime, workers: int = 4) -> None:
-        self.rt = runtime
-        self.fetcher = Fetcher(runtime.config.fetch)
-        self.refresher = self._refresher(runtime.config)
+    def __init__(self, service: Service, workers: int = 4) -> None:
+        self.service = service
         self.sched = BackgroundScheduler(
             timezone="UTC",
             executors={"default": ThreadPoolExecutor(workers)},
@@ -52,49 +48,40 @@ class Scheduler:
         self._reclassifying = threading.Lock()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leader = False
-        runtime.listeners.append(self._on_config)
-
-    def _refresher(self, config: Config) -> Refresher:
-        refresher = Refresher(config, self.rt.store, self.fetcher)
-        refresher.on_changed = self._changed
-        return refresher
-
-    def _changed(self, feeds: frozenset[str]) -> None:
-        websub.publish(self.rt.config, feeds)
+        service.listeners.append(self._on_config)
 
     def start(self) -> None:
         self.beat()
         self.sched.add_job(self.beat, IntervalTrigger(seconds=HEARTBEAT_EVERY),
                            id="heartbeat")
-        self.sched.add_job(self.rt.maybe_reload, IntervalTrigger(seconds=15), id="config")
+        self.sched.add_job(self.service.reload, IntervalTrigger(seconds=15), id="config")
         self.sched.add_job(self.admin_requests, IntervalTrigger(seconds=ADMIN_POLL),
                            id="admin")
         self.sched.add_job(self.purge, IntervalTrigger(hours=24),
                            next_run_time=_wall() + timedelta(minutes=1), id="retention")
-        self.sync_jobs(self.rt.config)
+        self.sync_jobs(self.service.config)
         self.sched.start()
         log.info("scheduler started sources=%d",
-                 sum(1 for s in self.rt.config.sources if s.enabled))
+                 sum(1 for s in self.service.config.sources if s.enabled))
 
     def stop(self) -> None:
         """Stop taking jobs and wait for the running ones to finish."""
         if self.sched.running:
             self.sched.shutdown(wait=True)
         if self.leader:
-            self.rt.store.release_lease(LEASE, self.owner)
+            self.service.store.release_lease(LEASE, self.owner)
             self.leader = False
-        self.fetcher.close()
         log.info("scheduler stopped")
 
     def beat(self) -> None:
         """Renew (or take over) the lease; the active scheduler writes the heartbeat."""
         was = self.leader
-        self.leader = self.rt.store.acquire_lease(LEASE, self.owner, LEASE_TTL)
+        self.leader = self.service.store.acquire_lease(LEASE, self.owner, LEASE_TTL)
         if self.leader != was:
             log.info("scheduler %s owner=%s", "active" if self.leader else "standby",
                      self.owner)
         if self.leader:
-            self.rt.store.set_kv("scheduler_heartbeat", clock.now().isoformat())
+            self.service.store.set_kv("scheduler_heartbeat", clock.now().isoformat())
 
     def sync_jobs(self, config: Config) -> None:
         """Make the source jobs match ``config``: add, remove, reschedule."""
@@ -117,36 +104,28 @@ class Scheduler:
     def run_source(self, source_id: str) -> None:
         if not self.leader:
             return  # a standby: another scheduler holds the lease
-        src = self.rt.config.source(source_id)
-        if src is None or not src.enabled:
-            return
-        self.refresher.refresh_source(src, force=False)
+        self.service.refresh_source(source_id, force=False)
 
     def admin_requests(self) -> None:
         """Run the refreshes the web side queued (POST /admin/refresh)."""
         if not self.leader:
             return
-        for source_id in self.rt.store.claim_refresh_requests():
-            sources = ([self.rt.config.source(source_id)] if source_id
-                       else [s for s in self.rt.config.sources if s.enabled])
-            for src in sources:
-                if src is not None:
-                    log.info("admin refresh source=%s", src.id)
-                    self.refresher.refresh_source(src, force=True)
+        for source_id in self.service.store.claim_refresh_requests():
+            ids = ([source_id] if source_id
+                   else [s.id for s in self.service.config.sources if s.enabled])
+            for sid in ids:
+                log.info("admin refresh source=%s", sid)
+                self.service.refresh_source(sid, force=True)
 
     def purge(self) -> None:
-        days = self.rt.config.service.retention_days
+        days = self.service.config.service.retention_days
         if days <= 0 or not self.leader:
             return
-        cutoff = local_day(clock.now() - timedelta(days=days), self.rt.config.service.tz)
-        n = self.rt.store.purge_before(cutoff)
+        cutoff = local_day(clock.now() - timedelta(days=days), self.service.config.service.tz)
+        n = self.service.store.purge_before(cutoff)
         log.info("retention purged=%d before=%s", n, cutoff)
 
     def _on_config(self, old: Config, new: Config) -> None:
-        if new.fetch != self.fetcher.cfg:
-            # Jobs still running keep the old fetcher until they finish.
-            self.fetcher = Fetcher(new.fetch)
-        self.refresher = self._refresher(new)
         if old.topics != new.topics and self.leader:
             threading.Thread(target=self.reclassify, name="reclassify", daemon=True).start()
         self.sync_jobs(new)
@@ -156,8 +135,8 @@ class Scheduler:
         a run started while another is going waits for it, then applies the newest
         rules). Returns how many articles changed topics."""
         with self._reclassifying:
-            moved = self.rt.store.reclassify(
-                self.refresher.classifier.classify,
+            moved = self.service.store.reclassify(
+                self.service.refresher.classifier.classify,
                 progress=lambda d, t: log.info("reclassify progress=%d/%d", d, t))
         log.info("reclassify done moved=%d", moved)
         return moved

@@ -10,15 +10,11 @@ patterns without backtracking traps (linear time on any text).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 
-import lxml.html
-from lxml import etree
-
 from feedsvc.config import TopicConfig
+from feedsvc.edits import body_text
 from feedsvc.types import ArticleData
 
 # Ukrainian closed-syllable і/ї alternate with о/е/є when the word is inflected:
@@ -82,7 +78,7 @@ def _term(term: str) -> _Term:
 
 
 @dataclass(frozen=True)
-class _Rule:
+class _TopicRule:
     slug: str
     any: tuple[_Term, ...]
     all: tuple[_Term, ...]
@@ -93,13 +89,8 @@ class _Rule:
 
 def match_text(article: ArticleData) -> str:
     """The text topic terms are matched against."""
-    body = ""
-    if article.content_html:
-        try:
-            body = lxml.html.fromstring(article.content_html).text_content()
-        except (etree.ParserError, ValueError):
-            body = article.content_html
-    return "\n".join([article.title, article.summary, body, *article.categories,
+    return "\n".join([article.title, article.summary, body_text(article.content_html),
+                      *article.categories,
                       *article.tags])
 
 
@@ -108,7 +99,7 @@ class Classifier:
 
     def __init__(self, topics: tuple[TopicConfig, ...]) -> None:
         self.rules = tuple(
-            _Rule(
+            _TopicRule(
                 slug=t.slug,
                 any=tuple(_term(x) for x in t.any),
                 all=tuple(_term(x) for x in t.all),
@@ -118,9 +109,6 @@ class Classifier:
             )
             for t in topics
         )
-        self.fingerprint = hashlib.sha256(
-            json.dumps([t.model_dump(mode="json") for t in topics], sort_keys=True).encode()
-        ).hexdigest()
 
     def classify(self, article: ArticleData, source_ids: tuple[str, ...]) -> tuple[str, ...]:
         """Sorted slugs of the topics ``article`` (found via ``source_ids``) belongs to."""

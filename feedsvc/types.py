@@ -3,7 +3,8 @@
 ``ArticleData`` comes from a source (sources/extract → refresh → store);
 ``Article`` comes from the store (store → feeds → render); ``SourceState`` is a
 source's fetch bookkeeping (store ↔ refresh, status page); ``SourceResult`` is what one
-refresh of one source did (refresh → CLI, logs, status).
+refresh of one source did (refresh → CLI, logs, status); ``Rendering`` is one feed in
+one format as bytes (render cache ↔ store → web).
 """
 
 from __future__ import annotations
@@ -95,3 +96,15 @@ class SourceResult:
             f"{self.source_id}: {self.outcome} ({self.new} new, {self.updated} updated, "
             f"{self.unchanged} unchanged{extra}) in {self.seconds:.1f}s"
         )
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """One feed in one format, rendered: the bytes a client gets, and what stamps them."""
+
+    key: str  # the cache key: base URL, feed path and normalized query
+    stamp: str  # hash of the feed versions (and config) it was rendered from
+    etag: str  # strong, quoted, of the identity body; the gzip body's adds "-gz"
+    last_modified: datetime  # aware UTC, whole seconds: the feed's own updated date
+    body: bytes
+    body_gz: bytes  # the same, gzipped once

@@ -1,7 +1,7 @@
 """WebSub publishing: tell the hub which feeds a refresh changed.
 
 Feeds advertise ``rel="hub"`` and ``rel="self"`` (in the document and as ``Link``
-headers, see feeds/web); after a refresh the scheduler POSTs ``hub.mode=publish`` with
+headers, see feeds/web); after a refresh the service POSTs ``hub.mode=publish`` with
 ``hub.url`` for every changed feed in every format. Needs ``service.base_url`` (the hub
 must fetch absolute URLs); failures are logged, never fatal.
 """
@@ -13,8 +13,8 @@ from collections.abc import Iterable
 
 import requests
 
+from feedsvc import feednames
 from feedsvc.config import Config
-from feedsvc.feeds import FORMATS
 
 log = logging.getLogger("feedsvc.websub")
 
@@ -26,9 +26,9 @@ def feed_urls(config: Config, feed_keys: Iterable[str]) -> list[str]:
         return []
     out = []
     for key in sorted(feed_keys):
-        if key in ("*", "days"):
-            continue
-        out += [f"{base}/feeds/{key}.{fmt}" for fmt in FORMATS]
+        name = feednames.from_key(key)
+        if name is not None:
+            out += [name.url(base, fmt) for fmt in feednames.FORMATS]
     return out
 
 

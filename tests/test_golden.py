@@ -12,7 +12,7 @@ from conftest import DATA
 
 from feedsvc import config as config_mod
 from feedsvc.refresh import Refresher
-from feedsvc.runtime import Runtime
+from feedsvc.service import Service
 from feedsvc.web import create_app
 
 GOLDEN = DATA / "golden"
@@ -25,7 +25,7 @@ def test_sample_archive_renders_the_golden_bytes(sample_config: config_mod.Confi
                                                  store_for, feed: str) -> None:  # noqa: ANN001
     store = store_for(sample_config)
     Refresher(sample_config, store).refresh()
-    body = create_app(Runtime(sample_config, store)).test_client().get(f"/feeds/{feed}").data
+    body = create_app(Service(sample_config, store)).test_client().get(f"/feeds/{feed}").data
     golden = GOLDEN / feed.replace("/", "_")
     if os.environ.get("FEEDSVC_UPDATE_GOLDEN"):
         golden.write_bytes(body)

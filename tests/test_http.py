@@ -19,20 +19,20 @@ from lxml import etree
 from feedsvc import config as config_mod
 from feedsvc import websub
 from feedsvc.refresh import Refresher
-from feedsvc.runtime import Runtime
 from feedsvc.scheduler import Scheduler
+from feedsvc.service import Service
 from feedsvc.web import create_app
 
 
 @pytest.fixture
-def runtime(sample_config: config_mod.Config, store_for) -> Runtime:  # noqa: ANN001
+def runtime(sample_config: config_mod.Config, store_for) -> Service:  # noqa: ANN001
     store = store_for(sample_config)
     Refresher(sample_config, store).refresh()
-    return Runtime(sample_config, store)
+    return Service(sample_config, store)
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> FlaskClient:
+def client(runtime: Service) -> FlaskClient:
     return create_app(runtime).test_client()
 
 
@@ -70,7 +70,7 @@ def test_gzip_refused_by_q0_is_not_sent(client: FlaskClient) -> None:
     parse_ok(r.data)
 
 
-def test_opml_lists_every_topic_and_source_feed(client: FlaskClient, runtime: Runtime) -> None:
+def test_opml_lists_every_topic_and_source_feed(client: FlaskClient, runtime: Service) -> None:
     r = client.get("/feeds.opml")
     assert r.content_type == "text/x-opml; charset=utf-8"
     doc = etree.fromstring(r.data)
@@ -85,11 +85,12 @@ def test_opml_lists_every_topic_and_source_feed(client: FlaskClient, runtime: Ru
         assert client.get(o.get("xmlUrl").removeprefix("http://localhost")).status_code == 200
 
 
-def test_fast_path_answers_exactly_like_flask(runtime: Runtime, monkeypatch) -> None:  # noqa: ANN001
+def test_fast_path_answers_exactly_like_flask(runtime: Service, monkeypatch) -> None:  # noqa: ANN001
     c = create_app(runtime).test_client()
     first = c.get("/feeds/topic/energy.atom", headers={"Accept-Encoding": "gzip"})
-    assert runtime.publisher.peek("http://localhost", "/feeds/topic/energy.atom") is not None
+    lookups = runtime.cache.hits + runtime.cache.renders
     second = c.get("/feeds/topic/energy.atom", headers={"Accept-Encoding": "gzip"})
+    assert runtime.cache.hits + runtime.cache.renders == lookups  # answered by the fast path
     assert second.data == first.data
     assert dict(second.headers) == dict(first.headers)
     not_modified = c.get("/feeds/topic/energy.atom", headers={
@@ -142,13 +143,10 @@ def test_websub_hub_is_advertised_and_pinged_for_changed_feeds(tmp_path: Path,
             """, service='base_url = "https://feeds.example.org"')
         path.write_text(path.read_text() + f'\n[websub]\nhub = "{hub.url}"\n')
         cfg = config_mod.load(path)
-        rt = Runtime(cfg, store_for(cfg))
+        rt = Service(cfg, store_for(cfg))
         sched = Scheduler(rt)
-        try:
-            sched.beat()  # takes the scheduler lease, as start() does
-            sched.run_source("in")
-        finally:
-            sched.fetcher.close()
+        sched.beat()  # takes the scheduler lease, as start() does
+        sched.run_source("in")
         pinged = {p["hub.url"][0] for p in hub.pings}
         assert all(p["hub.mode"] == ["publish"] for p in hub.pings)
         base = "https://feeds.example.org/feeds"
@@ -171,15 +169,12 @@ def test_websub_hub_is_advertised_and_pinged_for_changed_feeds(tmp_path: Path,
         assert doc["hubs"] == [{"type": "WebSub", "url": hub.url}]
         hub.pings.clear()
         sched2 = Scheduler(rt)
-        try:
-            sched2.beat()
-            assert not sched2.leader  # the first scheduler still holds the lease
-            sched.stop()
-            sched2.beat()
-            assert sched2.leader  # a clean stop releases it: the standby takes over
-            sched2.run_source("in")  # nothing changed: no pings
-        finally:
-            sched2.fetcher.close()
+        sched2.beat()
+        assert not sched2.leader  # the first scheduler still holds the lease
+        sched.stop()
+        sched2.beat()
+        assert sched2.leader  # a clean stop releases it: the standby takes over
+        sched2.run_source("in")  # nothing changed: no pings
         assert hub.pings == []
     finally:
         hub.stop()
@@ -197,7 +192,7 @@ def test_metrics_count_requests_fetches_and_cache(client: FlaskClient) -> None:
     assert "feedsvc_fetch_seconds_bucket" in text
 
 
-def test_admin_refresh_needs_the_token(runtime: Runtime, monkeypatch) -> None:  # noqa: ANN001
+def test_admin_refresh_needs_the_token(runtime: Service, monkeypatch) -> None:  # noqa: ANN001
     c = create_app(runtime).test_client()
     monkeypatch.delenv("FEEDSVC_ADMIN_TOKEN", raising=False)
     assert c.post("/admin/refresh").status_code == 404
@@ -225,11 +220,11 @@ def test_admin_refresh_needs_the_token(runtime: Runtime, monkeypatch) -> None:  
         sched.admin_requests()
         assert runtime.store.claim_refresh_requests() == []
     finally:
-        sched.fetcher.close()
+        sched.stop()
     assert runtime.store.source_state("sample").last_attempt > before
 
 
-def test_healthz_needs_a_fresh_scheduler_heartbeat(runtime: Runtime) -> None:
+def test_healthz_needs_a_fresh_scheduler_heartbeat(runtime: Service) -> None:
     from datetime import timedelta
 
     from feedsvc import clock
@@ -245,10 +240,10 @@ def test_healthz_needs_a_fresh_scheduler_heartbeat(runtime: Runtime) -> None:
     assert c.get("/healthz").status_code == 200
 
 
-def test_store_down_is_503_not_500(runtime: Runtime) -> None:
+def test_store_down_is_503_not_500(runtime: Service) -> None:
     from feedsvc.store import Store
 
-    down = Runtime(runtime.config, Store("postgresql+psycopg://postgres@127.0.0.1:1/none"))
+    down = Service(runtime.config, Store("postgresql+psycopg://postgres@127.0.0.1:1/none"))
     c = create_app(down).test_client()
     r = c.get("/healthz")
     assert r.status_code == 503 and b"store unavailable" in r.data
@@ -256,13 +251,13 @@ def test_store_down_is_503_not_500(runtime: Runtime) -> None:
     assert r.status_code == 503 and r.data == b"service temporarily unavailable\n"
 
 
-def test_retention_purges_whole_old_days_and_their_feeds_go_away(runtime: Runtime) -> None:
+def test_retention_purges_whole_old_days_and_their_feeds_go_away(runtime: Service) -> None:
     import dataclasses
 
     svc = runtime.config.service.model_copy(update={"retention_days": 3})
     cfg = dataclasses.replace(runtime.config,
                               settings=runtime.config.settings.model_copy(update={"service": svc}))
-    rt = Runtime(cfg, runtime.store)
+    rt = Service(cfg, runtime.store)
     c = create_app(rt).test_client()
     assert c.get("/feeds/day/2026-11-18.atom").status_code == 200
     sched = Scheduler(rt)
@@ -272,11 +267,11 @@ def test_retention_purges_whole_old_days_and_their_feeds_go_away(runtime: Runtim
         sched.beat()
         sched.purge()
     finally:
-        sched.fetcher.close()
+        sched.stop()
     assert rt.store.days() == ["2026-11-22", "2026-11-23", "2026-11-24", "2026-11-25"]
     # A worker that answered from its fast path trusts that for up to FAST_TTL (1 s);
     # any other worker (here: a fresh one) sees the purge at once.
-    c = create_app(Runtime(cfg, runtime.store)).test_client()
+    c = create_app(Service(cfg, runtime.store)).test_client()
     assert c.get("/feeds/day/2026-11-18.atom").status_code == 404
     kept = parse_ok(c.get("/feeds/day/2026-11-22.atom").data)
     assert len(kept.entries) == 3  # the oldest day kept is whole

@@ -196,7 +196,15 @@ def test_feedsvc_web_serves_with_either_server(sample_files: Path, server: str) 
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait_port(port, proc)
+        # Web processes only read: on a database nobody migrated yet they say so.
         r = _get_when_ready(f"http://127.0.0.1:{port}/feeds/all.rss")
+        assert r.status_code == 503 and "feedsvc db upgrade" in r.text
+        assert r.headers["Content-Type"].startswith("text/plain")
+        up = subprocess.run([sys.executable, "-m", "feedsvc", "--config", str(sample_files),
+                             "db", "upgrade"], env=ENV, capture_output=True, text=True,
+                            timeout=120)
+        assert up.returncode == 0, up.stderr
+        r = requests.get(f"http://127.0.0.1:{port}/feeds/all.rss", timeout=10)
         assert r.status_code == 200 and r.headers["Content-Type"].startswith(
             "application/rss+xml")
         parse_ok(r.content)  # an empty archive is still a valid feed

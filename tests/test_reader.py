@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 
 from feedsvc import config as config_mod
 from feedsvc.refresh import Refresher
-from feedsvc.runtime import Runtime
+from feedsvc.service import Service
 from feedsvc.web import create_app
 
 
@@ -24,7 +24,7 @@ from feedsvc.web import create_app
 def served(sample_config: config_mod.Config, store_for) -> Iterator[str]:  # noqa: ANN001
     store = store_for(sample_config)
     Refresher(sample_config, store).refresh()
-    server = make_server("127.0.0.1", 0, create_app(Runtime(sample_config, store)),
+    server = make_server("127.0.0.1", 0, create_app(Service(sample_config, store)),
                          threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"

@@ -19,18 +19,18 @@ from test_process import ENV, _wait_line
 
 from feedsvc import config as config_mod
 from feedsvc.refresh import Refresher
-from feedsvc.runtime import Runtime
 from feedsvc.scheduler import Scheduler
+from feedsvc.service import Service
 from feedsvc.web import create_app
 
 NEW_TOPIC = '\n[[topic]]\nslug = "transport"\ntitle = "Transport"\nany = ["metro", "tram*", "bus*", "трамва*", "автобус*"]\n'  # noqa: E501
 
 
 @pytest.fixture
-def rt(sample_config: config_mod.Config, store_for) -> Runtime:  # noqa: ANN001
+def rt(sample_config: config_mod.Config, store_for) -> Service:  # noqa: ANN001
     store = store_for(sample_config)
     Refresher(sample_config, store).refresh()
-    return Runtime(sample_config, store)
+    return Service(sample_config, store)
 
 
 BROKEN_EDITS = {
@@ -47,12 +47,12 @@ BROKEN_EDITS = {
 
 
 @pytest.mark.parametrize("edit", list(BROKEN_EDITS))
-def test_broken_edit_is_refused_and_last_good_config_stays(rt: Runtime, edit: str) -> None:
+def test_broken_edit_is_refused_and_last_good_config_stays(rt: Service, edit: str) -> None:
     path = rt.config.path
     good = rt.config
     text = path.read_text("utf-8")
     path.write_text(BROKEN_EDITS[edit](text), "utf-8")
-    assert rt.maybe_reload(force=True) is False
+    assert rt.reload(force=True) is False
     assert rt.config is good
     assert rt.refused is not None and str(path) in rt.refused.message
     c = create_app(rt).test_client()
@@ -63,39 +63,39 @@ def test_broken_edit_is_refused_and_last_good_config_stays(rt: Runtime, edit: st
     assert c.get("/feeds/topic/kharkiv.atom").status_code == 200  # still serving
     # Fixing the file clears the refusal.
     path.write_text(text + NEW_TOPIC, "utf-8")
-    assert rt.maybe_reload(force=True) is True
+    assert rt.reload(force=True) is True
     assert rt.refused is None and rt.config.topic("transport") is not None
 
 
-def test_atomic_rename_is_picked_up(rt: Runtime) -> None:
+def test_atomic_rename_is_picked_up(rt: Service) -> None:
     path = rt.config.path
     tmp = path.with_suffix(".tmp")
     tmp.write_text(path.read_text("utf-8") + NEW_TOPIC, "utf-8")
     os.replace(tmp, path)
-    assert rt.maybe_reload(force=True) is True
+    assert rt.reload(force=True) is True
     assert rt.config.topic("transport") is not None
 
 
-def test_unchanged_file_is_not_reloaded(rt: Runtime) -> None:
+def test_unchanged_file_is_not_reloaded(rt: Service) -> None:
     before = rt.config
-    assert rt.maybe_reload(force=True) is False
+    assert rt.reload(force=True) is False
     assert rt.config is before and rt.refused is None
 
 
-def test_a_thousand_topics_load_and_classify(rt: Runtime) -> None:
+def test_a_thousand_topics_load_and_classify(rt: Service) -> None:
     path = rt.config.path
     extra = "".join(f'\n[[topic]]\nslug = "t{i}"\nany = ["word{i}", "term{i}*"]\n'
                     for i in range(1000))
     path.write_text(path.read_text("utf-8") + extra, "utf-8")
     started = time.perf_counter()
-    assert rt.maybe_reload(force=True) is True
+    assert rt.reload(force=True) is True
     assert len(rt.config.topics) == 1005
     results = Refresher(rt.config, rt.store).refresh()
     assert results[0].outcome == "unchanged"
     assert time.perf_counter() - started < 30
 
 
-def test_changed_topic_rules_reclassify_old_articles(rt: Runtime) -> None:
+def test_changed_topic_rules_reclassify_old_articles(rt: Service) -> None:
     sched = Scheduler(rt)
     try:
         sched.beat()  # the active scheduler (lease holder) re-classifies
@@ -103,7 +103,7 @@ def test_changed_topic_rules_reclassify_old_articles(rt: Runtime) -> None:
         c = create_app(rt).test_client()
         assert c.get("/feeds/topic/transport.atom").status_code == 404
         path.write_text(path.read_text("utf-8") + NEW_TOPIC, "utf-8")
-        assert rt.maybe_reload(force=True) is True  # starts a re-classification thread
+        assert rt.reload(force=True) is True  # starts a re-classification thread
         sched.reclassify()  # a second run waits for it: never two at once
         feed = parse_ok(c.get("/feeds/topic/transport.atom").data)
         titles = {e.title for e in feed.entries}
@@ -112,13 +112,13 @@ def test_changed_topic_rules_reclassify_old_articles(rt: Runtime) -> None:
         # A topic that loses a term loses its articles too.
         text = path.read_text("utf-8").replace('"Kharkiv*", ', "")
         path.write_text(text, "utf-8")
-        assert rt.maybe_reload(force=True) is True
+        assert rt.reload(force=True) is True
         sched.reclassify()
         feed = parse_ok(c.get("/feeds/topic/kharkiv.atom").data)
         assert {e.title for e in feed.entries} == {
             e["title"] for e in EXPECTED.values() if e["lang"] == "uk" and "kharkiv" in e["topics"]}
     finally:
-        sched.fetcher.close()
+        sched.stop()
 
 
 def test_running_service_picks_up_edits_and_refuses_broken_ones(tmp_path: Path,

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from feedsvc import clock
 from feedsvc import config as config_mod
 from feedsvc.refresh import Refresher
-from feedsvc.runtime import Runtime
+from feedsvc.service import Service
 from feedsvc.web import create_app
 
 DAYS = sorted({e["kyiv_day"] for e in EXPECTED.values() if e["kyiv_day"]})
@@ -24,15 +24,15 @@ TODAY = "2026-11-25"
 
 
 @pytest.fixture
-def runtime(sample_config: config_mod.Config, store_for) -> Runtime:  # noqa: ANN001
+def runtime(sample_config: config_mod.Config, store_for) -> Service:  # noqa: ANN001
     store = store_for(sample_config)
     results = Refresher(sample_config, store).refresh()
     assert [r.outcome for r in results] == ["new"]
-    return Runtime(sample_config, store)
+    return Service(sample_config, store)
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> FlaskClient:
+def client(runtime: Service) -> FlaskClient:
     return create_app(runtime).test_client()
 
 
@@ -129,7 +129,7 @@ def test_every_feed_is_valid_atom_rss_and_json_feed(client: FlaskClient) -> None
     atom_valid(*atoms)
 
 
-def test_ids_and_bytes_do_not_change_on_a_second_refresh(runtime: Runtime,
+def test_ids_and_bytes_do_not_change_on_a_second_refresh(runtime: Service,
                                                          client: FlaskClient) -> None:
     first = client.get("/feeds/all.atom")
     Refresher(runtime.config, runtime.store).refresh()
@@ -198,16 +198,16 @@ def test_conditional_get_and_gzip(client: FlaskClient) -> None:
     assert int(day.headers["Cache-Control"].split("max-age=")[1]) >= 86400
 
 
-def test_a_feed_is_rendered_once_until_its_articles_change(runtime: Runtime) -> None:
+def test_a_feed_is_rendered_once_until_its_articles_change(runtime: Service) -> None:
     app = create_app(runtime)
     c = app.test_client()
     for _ in range(3):
         c.get("/feeds/topic/culture.atom")
-    assert runtime.publisher.renders == 1
+    assert runtime.cache.renders == 1
     # A second process (another gunicorn worker) reuses the stored render.
-    other = Runtime(runtime.config, runtime.store)
+    other = Service(runtime.config, runtime.store)
     create_app(other).test_client().get("/feeds/topic/culture.atom")
-    assert other.publisher.renders == 0
+    assert other.cache.renders == 0
 
 
 def test_index_lists_feeds_with_autodiscovery(client: FlaskClient) -> None:
@@ -240,7 +240,7 @@ def test_index_and_status_escape_hostile_titles(tmp_path: Path, store_for) -> No
         """))
     store = store_for(cfg)
     Refresher(cfg, store).refresh()
-    c = create_app(Runtime(cfg, store)).test_client()
+    c = create_app(Service(cfg, store)).test_client()
     for path in ("/", "/status"):
         body = c.get(path).data
         assert b"<script>alert" not in body and b"&lt;script&gt;" in body

@@ -2,15 +2,17 @@
 
 The only module that speaks SQL. SQLite by default (WAL, busy timeout: the web side
 reads while the scheduler writes), PostgreSQL by URL. The schema is built by the
-Alembic migrations in ``migrations/``, applied by :meth:`Store.upgrade`. The store never
-fetches and never renders.
+Alembic migrations in ``migrations/``, applied by :meth:`Store.upgrade` (writers only:
+``feedsvc db upgrade``, the scheduler, ``run``; a web process only checks
+:meth:`Store.check_schema`). The store never fetches and never renders; which feed
+keys an article touches comes from :mod:`feedsvc.feednames`, what counts as an edit
+from :mod:`feedsvc.edits`. Every database error leaves as a one-line
+:class:`~feedsvc.errors.StoreError`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,14 +21,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import lxml.html
 import sqlalchemy as sa
-from lxml import etree
 from sqlalchemy.engine import Connection, Engine
 
-from feedsvc import clock
+from feedsvc import clock, feednames
 from feedsvc.dates import local_day
-from feedsvc.errors import StoreError
+from feedsvc.edits import material_hash
+from feedsvc.errors import SchemaOutdated, StoreError
 from feedsvc.store.tables import (
     article_sources,
     article_topics,
@@ -37,25 +38,10 @@ from feedsvc.store.tables import (
     rendered,
     source_state,
 )
-from feedsvc.types import Article, ArticleData, SourceState
+from feedsvc.types import Article, ArticleData, Rendering, SourceState
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_SPACES = re.compile(r"\s+")
-
-
-def content_hash(data: ArticleData) -> str:
-    """Hash of what a reader would call the article: title, summary, body text.
-
-    Markup-only changes (an ad slot's attributes, a re-ordered class) are not edits.
-    """
-    body = ""
-    if data.content_html:
-        try:
-            body = lxml.html.fromstring(data.content_html).text_content()
-        except (etree.ParserError, ValueError):
-            body = data.content_html
-    material = "\0".join(_SPACES.sub(" ", x).strip() for x in (data.title, data.summary, body))
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+SCHEMA_HEAD = "0003"  # the newest migration's revision (a test checks it against Alembic)
 
 
 @dataclass(frozen=True)
@@ -64,14 +50,11 @@ class Saved:
     feeds: frozenset[str]  # feed keys whose content changed
 
 
-@dataclass(frozen=True)
-class Rendered:
-    key: str
-    stamp: str
-    etag: str
-    last_modified: datetime
-    body: bytes
-    body_gz: bytes
+def describe(e: BaseException) -> str:
+    """One line saying what a database error was, without SQL or parameters."""
+    orig = getattr(e, "orig", None) or e
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return text.split("[SQL:")[0].strip()[:300]
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -115,16 +98,16 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except sa.exc.OperationalError as e:
-            raise StoreError(f"database error: {e.orig}") from e
+        except sa.exc.SQLAlchemyError as e:
+            raise StoreError(f"database error: {describe(e)}") from e
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except sa.exc.OperationalError as e:
-            raise StoreError(f"database error: {e.orig}") from e
+        except sa.exc.SQLAlchemyError as e:
+            raise StoreError(f"database error: {describe(e)}") from e
 
     # -- schema --------------------------------------------------------------------
     def upgrade(self) -> None:
@@ -141,28 +124,46 @@ class Store:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except sa.exc.SQLAlchemyError as e:
-            raise StoreError(f"schema migration failed: {e}") from e
-        self.set_timezone(self.tz)
+            raise StoreError(f"schema migration failed: {describe(e)}") from e
 
     def schema_version(self) -> str | None:
-        with self._read() as c:
-            try:
+        """The database's migration revision; None for an empty database."""
+        try:
+            with self.engine.connect() as c:
                 return c.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-            except sa.exc.SQLAlchemyError:
+        except sa.exc.ProgrammingError:
+            return None  # no alembic_version table: nothing migrated yet
+        except sa.exc.OperationalError as e:
+            if "no such table" in str(e.orig):
                 return None
+            raise StoreError(f"database error: {describe(e)}") from e
+        except sa.exc.SQLAlchemyError as e:
+            raise StoreError(f"database error: {describe(e)}") from e
 
-    def set_timezone(self, tz: ZoneInfo) -> None:
-        """Use ``tz`` for article days; recompute stored days if it changed."""
+    def check_schema(self) -> None:
+        """Raise :class:`SchemaOutdated` unless the schema is this feedsvc's (readers call
+        this instead of migrating)."""
+        version = self.schema_version()
+        if version != SCHEMA_HEAD:
+            have = f"at revision {version}" if version else "empty"
+            raise SchemaOutdated(f"the database schema is {have}; this feedsvc needs "
+                                 f"revision {SCHEMA_HEAD}: run `feedsvc db upgrade`")
+
+    def redate(self, tz: ZoneInfo) -> int:
+        """Use ``tz`` for article days; when it is not the zone the stored days were
+        computed in, recompute them (a writer's job: the scheduler does it on start and
+        on reload). Returns how many articles were re-dated."""
         self.tz = tz
         if self.get_kv("day_tz") == tz.key:
-            return
+            return 0
         with self._tx() as c:
             rows = c.execute(sa.select(articles.c.id, articles.c.published)).all()
             for rid, published in rows:
                 c.execute(articles.update().where(articles.c.id == rid)
                           .values(day=local_day(published, tz)))
             self._set_kv(c, "day_tz", tz.key)
-            self._bump(c, {"*"})
+            self._bump(c, {feednames.EVERYTHING})
+        return len(rows)
 
     def ping(self) -> None:
         with self._read() as c:
@@ -203,7 +204,7 @@ class Store:
         statement per table and feed versions bumped once: per-article transactions and
         bumps cost more than extracting the article did."""
         now = clock.now()
-        digests = [content_hash(data) for data, _ in items]
+        digests = [material_hash(data) for data, _ in items]
         saved: list[Saved | None] = [None] * len(items)
         with self._tx() as c:
             urls = list(dict.fromkeys(data.url for data, _ in items))
@@ -254,10 +255,10 @@ class Store:
         if topic_rows:
             c.execute(article_topics.insert(), topic_rows)
         for i, row in zip(fresh, rows, strict=True):
-            feeds = _feed_keys([source_id], items[i][1], [row["day"]])
-            if row["day"] in new_days:  # the first article of a day adds it to "days"
+            feeds = feednames.touched([source_id], items[i][1], [row["day"]])
+            if row["day"] in new_days:  # the first article of a day adds it to the list
                 new_days.discard(row["day"])
-                feeds.add("days")
+                feeds.add(feednames.DAY_LIST)
             saved[i] = Saved("new", frozenset(feeds))
 
     def _update(self, c: Connection, source_id: str, data: ArticleData, topics: Sequence[str],
@@ -274,7 +275,7 @@ class Store:
         if source_id not in sources:
             c.execute(article_sources.insert().values(article_id=aid, source_id=source_id))
             sources.add(source_id)
-            feeds.add(f"source/{source_id}")
+            feeds.add(feednames.source(source_id).key)
         if row.content_hash != digest:
             # An edit upstream: same id, same published; updated moves.
             updated = data.updated if data.updated and data.updated > row.updated else now
@@ -283,12 +284,12 @@ class Store:
                 values |= {"published": data.published, "date_known": True,
                            "day": local_day(data.published, self.tz)}
             c.execute(articles.update().where(articles.c.id == aid).values(**values))
-            feeds |= _feed_keys(sources, old_topics | set(topics),
+            feeds |= feednames.touched(sources, old_topics | set(topics),
                                 {row.day, values.get("day", row.day)})
             outcome = "updated"
         if old_topics != set(topics):
             self._set_topics(c, aid, topics)
-            feeds |= _feed_keys(sources, old_topics | set(topics), [row.day])
+            feeds |= feednames.touched(sources, old_topics | set(topics), [row.day])
         return Saved(outcome, frozenset(feeds))
 
     def due_for_recheck(self, source_id: str, *, since: datetime, every: timedelta,
@@ -368,7 +369,7 @@ class Store:
                     new = tuple(classify(_as_data(art), sources))
                     if set(new) != set(art.topics):
                         self._set_topics(c, art.id, new)
-                        self._bump(c, _feed_keys(sources, set(new) | set(art.topics),
+                        self._bump(c, feednames.touched(sources, set(new) | set(art.topics),
                                                  [local_day(art.published, self.tz)]))
                         moved += 1
             if progress:
@@ -430,6 +431,11 @@ class Store:
         with self._read() as c:
             return sorted(c.execute(query).scalars())
 
+    def first_day(self) -> str | None:
+        """The archive's first day (an index lookup), None when it is empty."""
+        with self._read() as c:
+            return c.execute(sa.select(sa.func.min(articles.c.day))).scalar()
+
     def day_counts(self) -> dict[str, int]:
         with self._read() as c:
             rows = c.execute(sa.select(articles.c.day, sa.func.count())
@@ -461,7 +467,7 @@ class Store:
                 c.execute(article_sources.delete()
                           .where(article_sources.c.article_id.in_(chunk)))
                 c.execute(articles.delete().where(articles.c.id.in_(chunk)))
-            self._bump(c, {"*"})
+            self._bump(c, {feednames.EVERYTHING})
             return len(ids)
 
     # -- source state --------------------------------------------------------------
@@ -548,10 +554,6 @@ class Store:
             if not done:
                 c.execute(feed_versions.insert().values(feed=key, version=1))
 
-    def bump(self, feeds: set[str]) -> None:
-        with self._tx() as c:
-            self._bump(c, feeds)
-
     def versions(self, feeds: Sequence[str]) -> dict[str, int]:
         with self._read() as c:
             rows = c.execute(sa.select(feed_versions.c.feed, feed_versions.c.version)
@@ -559,12 +561,12 @@ class Store:
         found = {f: v for f, v in rows}
         return {f: found.get(f, 0) for f in feeds}
 
-    def get_rendered(self, key: str) -> Rendered | None:
+    def get_rendering(self, key: str) -> Rendering | None:
         with self._read() as c:
             row = c.execute(sa.select(rendered).where(rendered.c.key == key)).first()
-        return Rendered(**row._asdict()) if row else None
+        return Rendering(**row._asdict()) if row else None
 
-    def put_rendered(self, item: Rendered) -> None:
+    def put_rendering(self, item: Rendering) -> None:
         values = {c.name: getattr(item, c.name) for c in rendered.c}
         with self._tx() as c:
             done = c.execute(rendered.update().where(rendered.c.key == item.key)
@@ -579,17 +581,6 @@ class Store:
 
 def _escape_like(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _feed_keys(sources: Iterable[str], topics: Iterable[str], days: Iterable[str]) -> set[str]:
-    """Feeds whose entries change when an article of these sources/topics/days does."""
-    topics, days = set(topics), set(days)
-    keys = {"all", "digest"}
-    keys |= {f"source/{s}" for s in sources}
-    keys |= {f"topic/{t}" for t in topics}
-    keys |= {f"day/{d}" for d in days}
-    keys |= {f"topic/{t}/day/{d}" for t in topics for d in days}
-    return keys
 
 
 def _article(row: Any, topics: tuple[str, ...]) -> Article:

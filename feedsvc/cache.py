@@ -1,0 +1,110 @@
+"""The render-once cache: a feed is rendered when its articles change, not when asked.
+
+Every feed depends on a few feed keys (:meth:`feedsvc.feednames.FeedName.deps`) whose
+versions the store bumps in the transaction that changes an article. A rendering is
+stamped with those versions (and the config and base URL it was made with) and reused
+while the stamp holds: from this process's memory (an LRU bounded in bytes), else from
+the store's ``rendered`` table, which every worker and every restart shares. Only
+canonical, query-less feeds go to the store; parameterised answers stay in memory, so no
+client can grow the database.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+
+from feedsvc import clock
+from feedsvc.config import Config
+from feedsvc.dates import local_day
+from feedsvc.feeds import Documents, FeedRequest
+from feedsvc.render import RENDERERS
+from feedsvc.store import Store
+from feedsvc.types import Rendering
+
+CACHE_ENABLED = os.environ.get("FEEDSVC_RENDER_CACHE", "1") != "0"  # off: benchmarks only
+MEMORY_BYTES = 64 * 1024 * 1024  # renderings kept in memory per process (plain + gzip)
+
+
+class RenderCache:
+    """Answers feed requests with renderings, rendering only when articles changed."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.documents = Documents(config, store)
+        self._memory: OrderedDict[str, Rendering] = OrderedDict()
+        self._memory_bytes = 0
+        self._lock = threading.Lock()
+        self.renders = 0  # renderings made by this process (tests, metrics)
+        self.hits = 0
+
+    def today(self) -> str:
+        return local_day(clock.now(), self.config.service.tz)
+
+    def base(self, request_base: str) -> str:
+        """The base URL feeds are written with: ``service.base_url``, else the request's."""
+        return self.config.service.base_url or request_base.rstrip("/")
+
+    def get(self, req: FeedRequest, request_base: str) -> Rendering:
+        """The rendering of ``req``; NotFound for a day outside the archive."""
+        base = self.base(request_base)
+        today = self.today()
+        self.documents.check_day(req.name, today)
+        versions = self.store.versions(req.name.deps())
+        finished = req.name.day is not None and req.name.day < today
+        stamp_src = "|".join([self.config.sha256, base, "done" if finished else today,
+                              *(f"{k}={v}" for k, v in sorted(versions.items()))])
+        stamp = hashlib.sha256(stamp_src.encode()).hexdigest()[:40]
+        key = f"{base}{req.name.path(req.fmt)}?{req.query()}"
+        item = self._lookup(key, stamp, req) if CACHE_ENABLED else None
+        if item is None:
+            return self._render(req, key, stamp, base, today)
+        self.hits += 1
+        return item
+
+    def _lookup(self, key: str, stamp: str, req: FeedRequest) -> Rendering | None:
+        with self._lock:
+            item = self._memory.get(key)
+            if item is not None and item.stamp == stamp:
+                self._memory.move_to_end(key)
+                return item
+        if not req.canonical:
+            return None
+        item = self.store.get_rendering(key)
+        if item is not None and item.stamp == stamp:
+            self._remember(item)
+            return item
+        return None
+
+    def _remember(self, item: Rendering) -> None:
+        size = len(item.body) + len(item.body_gz)
+        if size > MEMORY_BYTES // 4:
+            return
+        with self._lock:
+            old = self._memory.pop(item.key, None)
+            if old is not None:
+                self._memory_bytes -= len(old.body) + len(old.body_gz)
+            self._memory[item.key] = item
+            self._memory_bytes += size
+            while self._memory_bytes > MEMORY_BYTES:
+                _, dropped = self._memory.popitem(last=False)
+                self._memory_bytes -= len(dropped.body) + len(dropped.body_gz)
+
+    def _render(self, req: FeedRequest, key: str, stamp: str, base: str,
+                today: str) -> Rendering:
+        doc = self.documents.document(req, base, today)
+        body = RENDERERS[req.fmt](doc)
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        item = Rendering(key=key, stamp=stamp, etag=f'"{digest}"',
+                         last_modified=doc.updated.replace(microsecond=0),
+                         body=body, body_gz=gzip.compress(body, compresslevel=9, mtime=0))
+        self.renders += 1
+        if req.canonical and CACHE_ENABLED:
+            self.store.put_rendering(item)
+        if CACHE_ENABLED:
+            self._remember(item)
+        return item
