@@ -67,7 +67,8 @@ class Service:
         self.store = store or Store(config.database_url, config.service.tz)
         self.cache = RenderCache(config, self.store)
         self.refused: Refused | None = None
-        self.listeners: list[Callable[[Config, Config], None]] = []
+        self.listeners: list[Callable[[Config, Config], None]] = []  # (old, new) config
+        self.change_listeners: list[Callable[[frozenset[str]], None]] = []  # feed keys
         self._checked = time.monotonic()
         self._lock = threading.Lock()
         self._fetcher: Fetcher | None = None
@@ -191,6 +192,9 @@ class Service:
         return self.refresher.refresh_source(src, force=force)
 
     def _changed(self, feed_keys: frozenset[str]) -> None:
+        """A refresh changed these feeds: tell this process's listeners, then the hub."""
+        for listener in self.change_listeners:
+            listener(feed_keys)
         websub.publish(self.config, feed_keys)
 
     # -- reading -----------------------------------------------------------------------

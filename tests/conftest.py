@@ -1,6 +1,7 @@
-"""Shared fixtures: a real HTTP server on 127.0.0.1 serving sample news, configs
-written to a temporary folder, stores on a real SQLite file (and on PostgreSQL when
-``FEEDSVC_TEST_POSTGRES_URL`` is set), and a pinned clock."""
+"""Shared fixtures: a real HTTP server on 127.0.0.1 serving sample news
+(tests/httpserver.py), configs written to a temporary folder, stores on a real SQLite
+file (and on PostgreSQL when ``FEEDSVC_TEST_POSTGRES_URL`` is set), a service over the
+refreshed sample archive, and a pinned clock."""
 
 from __future__ import annotations
 
@@ -9,20 +10,20 @@ import os
 import shutil
 import socket
 import textwrap
-import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
+from httpserver import TestServer
 
 from feedsvc import clock
 from feedsvc import config as config_mod
+from feedsvc.service import Service
 from feedsvc.store import Store
+from feedsvc.web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "config" / "sample"
@@ -41,86 +42,13 @@ def pinned_clock() -> Iterator[None]:
 
 
 # -- a real HTTP server -------------------------------------------------------------
-@dataclass
-class Route:
-    status: int = 200
-    body: bytes | Callable[[], bytes] = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    hang: bool = False  # accept the request and never answer (until the server stops)
-
-
-class NewsServer:
-    """A news site on 127.0.0.1: routes are set by tests, requests are recorded."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        self.stopping = threading.Event()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls per request
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                server.requests.append((self.path, dict(self.headers.items())))
-                route = server.routes.get(self.path) or server.routes.get(
-                    self.path.split("?")[0])
-                if route is None:
-                    self._send(404, b"not found", {"Content-Type": "text/plain"})
-                    return
-                if route.hang:
-                    server.stopping.wait(30)
-                    return
-                body = route.body() if callable(route.body) else route.body
-                etag = route.headers.get("ETag")
-                if etag and self.headers.get("If-None-Match") == etag:
-                    self._send(304, b"", {"ETag": etag})
-                    return
-                self._send(route.status, body, route.headers)
-
-            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                if "Content-Length" not in headers:
-                    self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
-                                       daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def add(self, path: str, body: bytes | str | Callable[[], bytes] = b"", status: int = 200,
-            ctype: str = "text/html; charset=utf-8", **kw: Any) -> str:
-        data = body.encode("utf-8") if isinstance(body, str) else body
-        headers = {"Content-Type": ctype} | kw.pop("headers", {})
-        self.routes[path] = Route(status=status, body=data, headers=headers, **kw)
-        return self.url(path)
-
-    def hits(self, path: str) -> int:
-        return sum(1 for p, _ in self.requests if p == path)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+NewsServer = TestServer  # the name the site fixture's users know it by
 
 
 @pytest.fixture
-def site() -> Iterator[NewsServer]:
-    srv = NewsServer()
+def site() -> Iterator[TestServer]:
+    """A news site on 127.0.0.1."""
+    srv = TestServer()
     yield srv
     srv.stop()
 
@@ -259,6 +187,23 @@ def store_for() -> Iterator[Callable[[config_mod.Config], Store]]:
     yield make
     for st in made:
         st.close()
+
+
+@pytest.fixture
+def service(sample_config: config_mod.Config) -> Iterator[Service]:
+    """The service of the sample config (every store backend), its archive refreshed."""
+    svc = Service(sample_config, writer=True)
+    svc.upgrade()
+    results = svc.refresh()
+    assert [r.outcome for r in results] == ["new"], results
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def client(service: Service) -> FlaskClient:
+    """A test client of the web app over :func:`service`."""
+    return create_app(service).test_client()
 
 
 def free_port() -> int:

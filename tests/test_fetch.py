@@ -13,15 +13,15 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import EXPECTED, NOW, NewsServer, free_port, serve_sample_site
+from httpserver import Reply, TestServer, send
 
 from feedsvc import clock
 from feedsvc import config as config_mod
@@ -33,113 +33,6 @@ from feedsvc.store import Store
 
 UA = "feedsvc-test/1.0 (+https://feeds.example.org/about)"
 MB = 1_000_000
-
-
-# -- a server that can answer anything -------------------------------------------------
-@dataclass(frozen=True)
-class Hit:
-    at: float  # time.monotonic() when the request (line and headers) had arrived
-    path: str
-    headers: dict[str, str]  # lower-case names
-
-
-Reply = Callable[[BaseHTTPRequestHandler], Any]
-
-
-class Web:
-    """HTTP/1.1 on 127.0.0.1 whose routes are functions (gzip, redirects, trickles,
-    hangs...); every request is recorded with the time it arrived."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Reply] = {}
-        self.hits: list[Hit] = []
-        self.stopping = threading.Event()
-        web = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                web.hits.append(Hit(time.monotonic(), self.path,
-                                    {k.lower(): v for k, v in self.headers.items()}))
-                reply = web.routes.get(self.path) or web.routes.get(self.path.split("?")[0])
-                try:
-                    if reply is None:
-                        send(self, 404, b"not found")
-                    else:
-                        reply(self)
-                except OSError:  # the client went away: refused the body, timed out
-                    self.close_connection = True
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,),
-                                       daemon=True)  # polls for shutdown every 20 ms
-        self.thread.start()
-
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def page(self, path: str, body: bytes | str = b"<p>ok</p>", status: int = 200,
-             headers: dict[str, str] | None = None) -> str:
-        data = body.encode() if isinstance(body, str) else body
-        self.routes[path] = lambda h: send(h, status, data, headers)
-        return self.url(path)
-
-    def redirect(self, path: str, location: str, status: int = 302) -> str:
-        return self.page(path, b"", status, {"Location": location})
-
-    def count(self, path: str) -> int:
-        return sum(1 for h in self.hits if h.path == path)
-
-    # Hangs and trickles give up after 5 s, so that a fetcher without timeouts fails
-    # its test (elapsed time, message) instead of hanging the suite.
-    def hang(self, h: BaseHTTPRequestHandler) -> None:
-        self.stopping.wait(5)
-
-    def trickle(self, h: BaseHTTPRequestHandler, *, length: bool = True) -> None:
-        """Headers at once, then one byte of body every 50 ms, "forever" (5 s)."""
-        h.send_response(200)
-        h.send_header("Content-Type", "text/html")
-        h.send_header("Content-Length" if length else "Connection",
-                      "1000000" if length else "close")
-        h.end_headers()
-        for _ in range(100):
-            if self.stopping.wait(0.05):
-                break
-            h.wfile.write(b"x")
-
-    def trickle_headers(self, h: BaseHTTPRequestHandler) -> None:
-        h.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-        for _ in range(100):
-            if self.stopping.wait(0.05):
-                break
-            h.wfile.write(b"a")
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def send(h: BaseHTTPRequestHandler, status: int, body: bytes = b"",
-         headers: dict[str, str] | None = None, *, length: bool = True) -> None:
-    """Answer with ``body``; ``length=False`` sends no Content-Length (EOF ends it)."""
-    hdrs = {"Content-Type": "text/html; charset=utf-8"} | (headers or {})
-    h.send_response(status)
-    for k, v in hdrs.items():
-        h.send_header(k, v)
-    if not length:
-        h.send_header("Connection", "close")
-        h.close_connection = True
-    elif "Content-Length" not in hdrs:
-        h.send_header("Content-Length", str(len(body)))
-    h.end_headers()
-    h.wfile.write(body)
 
 
 class Stream:
@@ -177,8 +70,8 @@ def gzip_bomb(inflated: int) -> bytes:
 
 
 @pytest.fixture
-def web() -> Iterator[Web]:
-    srv = Web()
+def web() -> Iterator[TestServer]:
+    srv = TestServer()
     yield srv
     srv.stop()
 
@@ -207,7 +100,7 @@ def fails(call: Callable[[], Any], kind: type[FetchError] = FetchError) -> Fetch
 
 
 # -- 1. User-Agent ---------------------------------------------------------------------
-def test_user_agent_on_pages_feeds_redirects_and_robots(web: Web, fetcher) -> None:  # noqa: ANN001
+def test_user_agent_on_pages_feeds_redirects_and_robots(web: TestServer, fetcher) -> None:  # noqa: ANN001
     web.page("/robots.txt", "User-agent: *\nDisallow: /private/\n")
     web.page("/news/1")
     web.page("/feed.xml", "<rss version='2.0'><channel/></rss>",
@@ -217,9 +110,9 @@ def test_user_agent_on_pages_feeds_redirects_and_robots(web: Web, fetcher) -> No
     f.get(web.url("/news/1"))
     f.get(web.url("/feed.xml"), accept="application/rss+xml")
     assert f.get(web.url("/old")).url == web.url("/news/1")
-    assert [h.path for h in web.hits] == ["/robots.txt", "/news/1", "/feed.xml", "/old",
+    assert [h.path for h in web.log] == ["/robots.txt", "/news/1", "/feed.xml", "/old",
                                           "/news/1"]
-    assert {h.headers.get("user-agent") for h in web.hits} == {UA}
+    assert {h.headers.get("user-agent") for h in web.log} == {UA}
 
 
 def test_user_agent_through_a_refresh(site: NewsServer, tmp_path: Path, store_for) -> None:  # noqa: ANN001
@@ -242,7 +135,7 @@ def test_user_agent_through_a_refresh(site: NewsServer, tmp_path: Path, store_fo
 
 
 # -- 2. robots.txt ---------------------------------------------------------------------
-def test_robots_disallow_is_refused_with_a_clear_message(web: Web, fetcher) -> None:  # noqa: ANN001
+def test_robots_disallow_is_refused_with_a_clear_message(web: TestServer, fetcher) -> None:  # noqa: ANN001
     web.page("/robots.txt", "User-agent: *\nDisallow: /private/\n")
     web.page("/private/a")
     web.page("/public/a")
@@ -254,7 +147,7 @@ def test_robots_disallow_is_refused_with_a_clear_message(web: Web, fetcher) -> N
     assert web.count("/private/a") == 0
 
 
-def test_robots_disallow_applies_to_every_redirect_hop(web: Web, fetcher) -> None:  # noqa: ANN001
+def test_robots_disallow_applies_to_every_redirect_hop(web: TestServer, fetcher) -> None:  # noqa: ANN001
     web.page("/robots.txt", "User-agent: *\nDisallow: /private/\n")
     web.redirect("/go", "/private/a")
     web.page("/private/a")
@@ -262,7 +155,7 @@ def test_robots_disallow_applies_to_every_redirect_hop(web: Web, fetcher) -> Non
     assert e.url == web.url("/private/a") and web.count("/private/a") == 0
 
 
-def test_robots_is_fetched_once_per_host_for_many_urls_and_threads(web: Web,
+def test_robots_is_fetched_once_per_host_for_many_urls_and_threads(web: TestServer,
                                                                     fetcher) -> None:  # noqa: ANN001
     second = threading.Event()
 
@@ -296,23 +189,23 @@ def test_robots_is_fetched_once_per_host_for_many_urls_and_threads(web: Web,
     assert sum(web.count(f"/p{i}") for i in range(12)) == 12
 
 
-def test_robots_ignored_when_respect_robots_is_false(web: Web, fetcher) -> None:  # noqa: ANN001
+def test_robots_ignored_when_respect_robots_is_false(web: TestServer, fetcher) -> None:  # noqa: ANN001
     web.page("/robots.txt", "User-agent: *\nDisallow: /\n")
     web.page("/a")
     assert fetcher(respect_robots=False).get(web.url("/a")).status == 200
     assert web.count("/robots.txt") == 0
 
 
-def test_robots_that_404s_allows_everything(web: Web, fetcher) -> None:  # noqa: ANN001
+def test_robots_that_404s_allows_everything(web: TestServer, fetcher) -> None:  # noqa: ANN001
     web.page("/a")
     f = fetcher(respect_robots=True)
     assert f.get(web.url("/a")).status == 200
     assert f.get(web.url("/a")).status == 200
-    assert [h.path for h in web.hits] == ["/robots.txt", "/a", "/a"]
+    assert [h.path for h in web.log] == ["/robots.txt", "/a", "/a"]
 
 
 @pytest.mark.parametrize("status", [401, 403])
-def test_robots_401_or_403_disallows_everything(web: Web, fetcher, status: int) -> None:  # noqa: ANN001
+def test_robots_401_or_403_disallows_everything(web: TestServer, fetcher, status: int) -> None:  # noqa: ANN001
     web.page("/robots.txt", "private", status)
     web.page("/a")
     e = fails(lambda: fetcher(respect_robots=True).get(web.url("/a")), RobotsDisallowed)
@@ -320,7 +213,7 @@ def test_robots_401_or_403_disallows_everything(web: Web, fetcher, status: int) 
 
 
 @pytest.mark.parametrize("status", [500, 429])
-def test_unreadable_robots_fetches_nothing_from_the_host(web: Web, fetcher,  # noqa: ANN001
+def test_unreadable_robots_fetches_nothing_from_the_host(web: TestServer, fetcher,  # noqa: ANN001
                                                          status: int) -> None:
     web.page("/robots.txt", "oops", status)
     web.page("/a")
@@ -333,7 +226,7 @@ def test_unreadable_robots_fetches_nothing_from_the_host(web: Web, fetcher,  # n
     assert web.count("/a") == 0
 
 
-def test_huge_robots_is_read_up_to_500_kib_not_refused(web: Web, fetcher) -> None:  # noqa: ANN001
+def test_huge_robots_is_read_up_to_500_kib_not_refused(web: TestServer, fetcher) -> None:  # noqa: ANN001
     web.page("/robots.txt", "User-agent: *\nDisallow: /private/\n" + "# padding\n" * 100_000)
     web.page("/a")
     f = fetcher(respect_robots=True, max_bytes=100_000)
@@ -382,7 +275,7 @@ def test_robots_rules_follow_rfc_9309() -> None:
 
 
 # -- 3. one request per host per delay --------------------------------------------------
-def test_one_request_per_host_per_delay_across_threads(web: Web, fetcher) -> None:  # noqa: ANN001
+def test_one_request_per_host_per_delay_across_threads(web: TestServer, fetcher) -> None:  # noqa: ANN001
     delay = 0.2
     for i in range(6):
         web.page(f"/p{i}")
@@ -394,13 +287,13 @@ def test_one_request_per_host_per_delay_across_threads(web: Web, fetcher) -> Non
         t.start()
     for t in threads:
         t.join()
-    times = sorted(h.at for h in web.hits)
+    times = sorted(h.at for h in web.log)
     assert len(times) == 6
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert min(gaps) >= delay, gaps
 
 
-def test_different_hosts_do_not_wait_for_each_other(web: Web, fetcher) -> None:  # noqa: ANN001
+def test_different_hosts_do_not_wait_for_each_other(web: TestServer, fetcher) -> None:  # noqa: ANN001
     delay = 0.5
     web.page("/a")
     f = fetcher(per_host_delay=delay)
@@ -409,12 +302,12 @@ def test_different_hosts_do_not_wait_for_each_other(web: Web, fetcher) -> None: 
     f.get(web.url("/a", host="localhost"))  # another host name: no wait
     assert time.monotonic() - started < delay / 2
     f.get(web.url("/a"))  # the same host again: waits its turn
-    first, other, again = (h.at for h in web.hits)
+    first, other, again = (h.at for h in web.log)
     assert other - first < delay / 2 and again - first >= delay
 
 
 # -- 4. conditional GET ------------------------------------------------------------------
-def test_conditional_get_sends_validators_and_reads_304(web: Web, fetcher) -> None:  # noqa: ANN001
+def test_conditional_get_sends_validators_and_reads_304(web: TestServer, fetcher) -> None:  # noqa: ANN001
     stamp = "Wed, 25 Nov 2026 08:00:00 GMT"
 
     def feed(h: BaseHTTPRequestHandler) -> None:
@@ -434,7 +327,7 @@ def test_conditional_get_sends_validators_and_reads_304(web: Web, fetcher) -> No
     both = f.get(web.url("/feed.xml"), etag='"v1"', last_modified=stamp)
     assert by_etag.not_modified and by_date.not_modified and both.not_modified
     assert both.body == b"" and both.status == 304
-    plain, etag, date, both_sent = (h.headers for h in web.hits)
+    plain, etag, date, both_sent = (h.headers for h in web.log)
     assert "if-none-match" not in plain and "if-modified-since" not in plain
     assert etag["if-none-match"] == '"v1"' and "if-modified-since" not in etag
     assert date["if-modified-since"] == stamp and "if-none-match" not in date
@@ -451,7 +344,7 @@ def test_conditional_get_sends_validators_and_reads_304(web: Web, fetcher) -> No
     (429, "soon", None),
     (429, "\u00b2", None),  # a digit to str.isdigit(), not a number
 ])
-def test_retry_after_on_429_and_503(web: Web, fetcher, status: int,  # noqa: ANN001
+def test_retry_after_on_429_and_503(web: TestServer, fetcher, status: int,  # noqa: ANN001
                                     header: str | None, expected: float | None) -> None:
     web.page("/feed.xml", "busy", status, {"Retry-After": header} if header else {})
     e = fails(lambda: fetcher().get(web.url("/feed.xml")), RetryLater)
@@ -462,7 +355,7 @@ def test_retry_after_on_429_and_503(web: Web, fetcher, status: int,  # noqa: ANN
         assert f"retry after {expected:.0f}s" in str(e)
 
 
-def test_retry_after_pushes_next_run_and_is_obeyed(web: Web, tmp_path: Path,
+def test_retry_after_pushes_next_run_and_is_obeyed(web: TestServer, tmp_path: Path,
                                                    store_for) -> None:  # noqa: ANN001
     web.page("/feed.xml", "slow down", 429, {"Retry-After": "120"})
     cfg = _config(tmp_path, f"""
@@ -491,7 +384,7 @@ def test_retry_after_pushes_next_run_and_is_obeyed(web: Web, tmp_path: Path,
     assert state.failures == 0 and state.next_run is None and state.last_error is None
 
 
-def test_failing_source_backs_off_exponentially_then_resets(web: Web, tmp_path: Path,
+def test_failing_source_backs_off_exponentially_then_resets(web: TestServer, tmp_path: Path,
                                                             store_for) -> None:  # noqa: ANN001
     web.page("/feed.xml", "oops", 500)
     cfg = _config(tmp_path, f"""
@@ -521,7 +414,7 @@ def test_failing_source_backs_off_exponentially_then_resets(web: Web, tmp_path: 
 
 
 # -- 6. timeouts ----------------------------------------------------------------------------
-def test_server_that_never_answers_times_out(web: Web, fetcher) -> None:  # noqa: ANN001
+def test_server_that_never_answers_times_out(web: TestServer, fetcher) -> None:  # noqa: ANN001
     web.routes["/feed.xml"] = web.hang
     started = time.monotonic()
     e = fails(lambda: fetcher(timeout=0.5).get(web.url("/feed.xml")))
@@ -531,7 +424,7 @@ def test_server_that_never_answers_times_out(web: Web, fetcher) -> None:  # noqa
 
 
 @pytest.mark.parametrize("where", ["body", "body without length", "headers"])
-def test_server_that_trickles_forever_fails_at_the_deadline(web: Web, fetcher,  # noqa: ANN001
+def test_server_that_trickles_forever_fails_at_the_deadline(web: TestServer, fetcher,  # noqa: ANN001
                                                             where: str) -> None:
     web.routes["/feed.xml"] = {
         "body": web.trickle,
@@ -549,7 +442,7 @@ def test_server_that_trickles_forever_fails_at_the_deadline(web: Web, fetcher,  
 
 # -- 7. max_bytes -----------------------------------------------------------------------------
 @pytest.mark.parametrize("declared", [True, False])
-def test_huge_body_is_refused_while_streaming(web: Web, fetcher, declared: bool) -> None:  # noqa: ANN001
+def test_huge_body_is_refused_while_streaming(web: TestServer, fetcher, declared: bool) -> None:  # noqa: ANN001
     size = 50 * MB
     body = web.routes["/big"] = Stream(lambda: zeros(size), size if declared else None)
     e = fails(lambda: fetcher(max_bytes=5 * MB).get(web.url("/big")))
@@ -563,7 +456,7 @@ def test_huge_body_is_refused_while_streaming(web: Web, fetcher, declared: bool)
 
 
 @pytest.mark.parametrize("declared", [True, False])
-def test_gzip_bomb_is_refused_without_inflating_it(web: Web, fetcher,  # noqa: ANN001
+def test_gzip_bomb_is_refused_without_inflating_it(web: TestServer, fetcher,  # noqa: ANN001
                                                    declared: bool) -> None:
     bomb = gzip_bomb(64 * MB)
     assert len(bomb) < 100_000  # tens of KB on the wire
@@ -580,12 +473,12 @@ def test_gzip_bomb_is_refused_without_inflating_it(web: Web, fetcher,  # noqa: A
     assert peak < 8 * MB, peak  # inflated, it would be 64 MB
 
 
-def test_gzip_body_within_the_cap_is_decoded(web: Web, fetcher) -> None:  # noqa: ANN001
+def test_gzip_body_within_the_cap_is_decoded(web: TestServer, fetcher) -> None:  # noqa: ANN001
     text = "<p>Новини дня</p>".encode() * 1000
     web.page("/news", gzip.compress(text), headers={"Content-Encoding": "gzip"})
     resp = fetcher(max_bytes=len(text)).get(web.url("/news"))
     assert resp.body == text and resp.charset == "utf-8"
-    assert web.hits[0].headers["accept-encoding"] == "gzip, deflate"
+    assert web.log[0].headers["accept-encoding"] == "gzip, deflate"
 
 
 # -- 8. redirects ------------------------------------------------------------------------------
@@ -593,24 +486,24 @@ def test_gzip_body_within_the_cap_is_decoded(web: Web, fetcher) -> None:  # noqa
     (301, "/news/final"), (302, "final"), (303, "./final?x=1"), (307, "../news/final"),
     (308, "{base}/news/final#top"),
 ])
-def test_redirects_are_followed(web: Web, fetcher, status: int, location: str) -> None:  # noqa: ANN001
+def test_redirects_are_followed(web: TestServer, fetcher, status: int, location: str) -> None:  # noqa: ANN001
     web.redirect("/news/start", location.format(base=web.url("")), status)
     web.page("/news/final", "<p>final</p>")
     resp = fetcher().get(web.url("/news/start"))
     assert resp.status == 200 and resp.body == b"<p>final</p>"
     assert resp.url.split("?")[0] == web.url("/news/final")
-    assert [h.path.split("?")[0] for h in web.hits] == ["/news/start", "/news/final"]
+    assert [h.path.split("?")[0] for h in web.log] == ["/news/start", "/news/final"]
 
 
-def test_redirect_loop_is_refused(web: Web, fetcher) -> None:  # noqa: ANN001
+def test_redirect_loop_is_refused(web: TestServer, fetcher) -> None:  # noqa: ANN001
     web.redirect("/a", "/b")
     web.redirect("/b", "/a", 301)
     e = fails(lambda: fetcher().get(web.url("/a")))
     assert f"redirect loop: {web.url('/a')} was already visited" in str(e)
-    assert e.url == web.url("/a") and len(web.hits) == 2
+    assert e.url == web.url("/a") and len(web.log) == 2
 
 
-def test_more_than_ten_redirects_are_refused(web: Web, fetcher) -> None:  # noqa: ANN001
+def test_more_than_ten_redirects_are_refused(web: TestServer, fetcher) -> None:  # noqa: ANN001
     for i in range(MAX_REDIRECTS + 1):
         web.redirect(f"/r{i}", f"/r{i + 1}")
     web.page(f"/r{MAX_REDIRECTS}", "<p>ten hops</p>")
@@ -624,7 +517,7 @@ def test_more_than_ten_redirects_are_refused(web: Web, fetcher) -> None:  # noqa
 
 @pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/x",
                                     "javascript:alert(1)", "gopher://127.0.0.1:70/"])
-def test_redirect_to_another_scheme_is_refused(web: Web, fetcher, target: str) -> None:  # noqa: ANN001
+def test_redirect_to_another_scheme_is_refused(web: TestServer, fetcher, target: str) -> None:  # noqa: ANN001
     web.redirect("/go", target, 301)
     e = fails(lambda: fetcher().get(web.url("/go")))
     assert "only http and https are fetched" in str(e), e
@@ -661,7 +554,7 @@ def test_malformed_urls_are_fetch_errors(fetcher, url: str, message: str) -> Non
 
 
 @pytest.mark.parametrize("status", [400, 404, 410, 500, 502, 300])
-def test_http_errors_carry_url_and_status(web: Web, fetcher, status: int) -> None:  # noqa: ANN001
+def test_http_errors_carry_url_and_status(web: TestServer, fetcher, status: int) -> None:  # noqa: ANN001
     url = web.page("/feed.xml", "no", status)
     e = fails(lambda: fetcher().get(url))
     assert type(e) is FetchError and e.status == status and e.url == url
@@ -685,7 +578,7 @@ def _raw(data: bytes) -> Reply:
      "body could not be read"),
     (lambda h: send(h, 302, b""), "HTTP 302 without Location"),
 ])
-def test_broken_responses_are_fetch_errors(web: Web, fetcher, reply: Reply,  # noqa: ANN001
+def test_broken_responses_are_fetch_errors(web: TestServer, fetcher, reply: Reply,  # noqa: ANN001
                                            message: str) -> None:
     web.routes["/feed.xml"] = reply
     e = fails(lambda: fetcher().get(web.url("/feed.xml")))
@@ -727,7 +620,7 @@ def _refresher(cfg: config_mod.Config, store_for: Callable[[Any], Store]) -> Ref
     return Refresher(cfg, store_for(cfg))
 
 
-def _failure_modes(web: Web) -> dict[str, tuple[Reply | None, str, int | None]]:
+def _failure_modes(web: TestServer) -> dict[str, tuple[Reply | None, str, int | None]]:
     """name → (reply for /broken.xml, or None for a robots.txt case; message; status)."""
     closed = f"http://127.0.0.1:{free_port()}/feed.xml"
     return {
@@ -757,7 +650,7 @@ def _failure_modes(web: Web) -> dict[str, tuple[Reply | None, str, int | None]]:
     "trickle", "too-big", "gzip-bomb", "redirect-loop", "redirect-to-file",
     "connection-refused"])
 def test_failing_source_gets_a_clear_last_error_and_loses_nothing(
-        web: Web, tmp_path: Path, store_for, mode: str) -> None:  # noqa: ANN001
+        web: TestServer, tmp_path: Path, store_for, mode: str) -> None:  # noqa: ANN001
     web.page("/robots.txt", "User-agent: *\nAllow: /\n", headers={"Content-Type": "text/plain"})
     web.page("/good.xml", _rss("https://good.example/1", "https://good.example/2"),
              headers=RSS)

@@ -5,35 +5,20 @@ from __future__ import annotations
 
 import random
 import string
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
 from conftest import write_config
 from feedcheck import json_feed_valid, parse_ok
 from flask.testing import FlaskClient
+from httpserver import TestServer
 from lxml import etree
 
 from feedsvc import config as config_mod
 from feedsvc import websub
-from feedsvc.refresh import Refresher
 from feedsvc.scheduler import Scheduler
 from feedsvc.service import Service
 from feedsvc.web import create_app
-
-
-@pytest.fixture
-def runtime(sample_config: config_mod.Config, store_for) -> Service:  # noqa: ANN001
-    store = store_for(sample_config)
-    Refresher(sample_config, store).refresh()
-    return Service(sample_config, store)
-
-
-@pytest.fixture
-def client(runtime: Service) -> FlaskClient:
-    return create_app(runtime).test_client()
 
 
 def test_fuzzed_requests_never_give_a_500(client: FlaskClient) -> None:
@@ -70,14 +55,14 @@ def test_gzip_refused_by_q0_is_not_sent(client: FlaskClient) -> None:
     parse_ok(r.data)
 
 
-def test_opml_lists_every_topic_and_source_feed(client: FlaskClient, runtime: Service) -> None:
+def test_opml_lists_every_topic_and_source_feed(client: FlaskClient, service: Service) -> None:
     r = client.get("/feeds.opml")
     assert r.content_type == "text/x-opml; charset=utf-8"
     doc = etree.fromstring(r.data)
     assert doc.get("version") == "2.0"
     outlines = [o for o in doc.iter("outline") if o.get("xmlUrl")]
     urls = {o.get("xmlUrl") for o in outlines}
-    for t in runtime.config.topics:
+    for t in service.config.topics:
         assert f"http://localhost/feeds/topic/{t.slug}.atom" in urls
     assert "http://localhost/feeds/source/sample.atom" in urls
     for o in outlines:
@@ -85,12 +70,12 @@ def test_opml_lists_every_topic_and_source_feed(client: FlaskClient, runtime: Se
         assert client.get(o.get("xmlUrl").removeprefix("http://localhost")).status_code == 200
 
 
-def test_fast_path_answers_exactly_like_flask(runtime: Service, monkeypatch) -> None:  # noqa: ANN001
-    c = create_app(runtime).test_client()
+def test_fast_path_answers_exactly_like_flask(service: Service, monkeypatch) -> None:  # noqa: ANN001
+    c = create_app(service).test_client()
     first = c.get("/feeds/topic/energy.atom", headers={"Accept-Encoding": "gzip"})
-    lookups = runtime.cache.hits + runtime.cache.renders
+    lookups = service.cache.hits + service.cache.renders
     second = c.get("/feeds/topic/energy.atom", headers={"Accept-Encoding": "gzip"})
-    assert runtime.cache.hits + runtime.cache.renders == lookups  # answered by the fast path
+    assert service.cache.hits + service.cache.renders == lookups  # answered by the fast path
     assert second.data == first.data
     assert dict(second.headers) == dict(first.headers)
     not_modified = c.get("/feeds/topic/energy.atom", headers={
@@ -100,35 +85,10 @@ def test_fast_path_answers_exactly_like_flask(runtime: Service, monkeypatch) -> 
     assert head.status_code == 200 and head.data == b""
 
 
-class Hub:
-    """A WebSub hub stub on 127.0.0.1 recording publish pings."""
-
-    def __init__(self) -> None:
-        self.pings: list[dict[str, list[str]]] = []
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                n = int(self.headers.get("Content-Length", "0"))
-                hub.pings.append(urllib.parse.parse_qs(self.rfile.read(n).decode()))
-                self.send_response(204)
-                self.end_headers()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hub"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_websub_hub_is_advertised_and_pinged_for_changed_feeds(tmp_path: Path,
                                                                store_for) -> None:  # noqa: ANN001
-    hub = Hub()
+    hub = TestServer()
+    hub_url = hub.hub("/hub")
     try:
         folder = tmp_path / "in"
         folder.mkdir()
@@ -141,14 +101,14 @@ def test_websub_hub_is_advertised_and_pinged_for_changed_feeds(tmp_path: Path,
             kind = "files"
             url = "in/"
             """, service='base_url = "https://feeds.example.org"')
-        path.write_text(path.read_text() + f'\n[websub]\nhub = "{hub.url}"\n')
+        path.write_text(path.read_text() + f'\n[websub]\nhub = "{hub_url}"\n')
         cfg = config_mod.load(path)
         rt = Service(cfg, store_for(cfg))
         sched = Scheduler(rt)
         sched.beat()  # takes the scheduler lease, as start() does
         sched.run_source("in")
-        pinged = {p["hub.url"][0] for p in hub.pings}
-        assert all(p["hub.mode"] == ["publish"] for p in hub.pings)
+        pinged = {p["hub.url"][0] for p in hub.pings()}
+        assert all(p["hub.mode"] == ["publish"] for p in hub.pings())
         base = "https://feeds.example.org/feeds"
         assert {f"{base}/all.atom", f"{base}/all.rss", f"{base}/all.json",
                 f"{base}/day/2026-11-20.atom", f"{base}/topic/energy.rss",
@@ -160,14 +120,14 @@ def test_websub_hub_is_advertised_and_pinged_for_changed_feeds(tmp_path: Path,
         r = c.get("/feeds/all.atom")
         feed = parse_ok(r.data)
         rels = {link.rel: link.href for link in feed.feed.links}
-        assert rels["hub"] == hub.url and rels["self"] == f"{base}/all.atom"
-        assert f'<{hub.url}>; rel="hub"' in r.headers["Link"]
+        assert rels["hub"] == hub_url and rels["self"] == f"{base}/all.atom"
+        assert f'<{hub_url}>; rel="hub"' in r.headers["Link"]
         assert f'<{base}/all.atom>; rel="self"' in r.headers["Link"]
         rss = c.get("/feeds/all.rss").data
-        assert f'href="{hub.url}" rel="hub"'.encode() in rss
+        assert f'href="{hub_url}" rel="hub"'.encode() in rss
         doc = json_feed_valid(c.get("/feeds/all.json").data)
-        assert doc["hubs"] == [{"type": "WebSub", "url": hub.url}]
-        hub.pings.clear()
+        assert doc["hubs"] == [{"type": "WebSub", "url": hub_url}]
+        hub.log.clear()
         sched2 = Scheduler(rt)
         sched2.beat()
         assert not sched2.leader  # the first scheduler still holds the lease
@@ -175,7 +135,7 @@ def test_websub_hub_is_advertised_and_pinged_for_changed_feeds(tmp_path: Path,
         sched2.beat()
         assert sched2.leader  # a clean stop releases it: the standby takes over
         sched2.run_source("in")  # nothing changed: no pings
-        assert hub.pings == []
+        assert hub.pings() == []
     finally:
         hub.stop()
 
@@ -192,8 +152,8 @@ def test_metrics_count_requests_fetches_and_cache(client: FlaskClient) -> None:
     assert "feedsvc_fetch_seconds_bucket" in text
 
 
-def test_admin_refresh_needs_the_token(runtime: Service, monkeypatch) -> None:  # noqa: ANN001
-    c = create_app(runtime).test_client()
+def test_admin_refresh_needs_the_token(service: Service, monkeypatch) -> None:  # noqa: ANN001
+    c = create_app(service).test_client()
     monkeypatch.delenv("FEEDSVC_ADMIN_TOKEN", raising=False)
     assert c.post("/admin/refresh").status_code == 404
     monkeypatch.setenv("FEEDSVC_ADMIN_TOKEN", "s3cret-token")
@@ -209,41 +169,41 @@ def test_admin_refresh_needs_the_token(runtime: Service, monkeypatch) -> None:  
     assert c.post("/admin/refresh/sample", headers=auth).status_code == 202
     assert c.post("/admin/refresh", headers=auth).status_code == 202
     # The web side only queued; the scheduler claims and runs them, exactly once.
-    before = runtime.store.source_state("sample").last_attempt
-    sched = Scheduler(runtime)
-    runtime.store.set_kv("probe", "1")
+    before = service.store.source_state("sample").last_attempt
+    sched = Scheduler(service)
+    service.store.set_kv("probe", "1")
     from feedsvc import clock
 
     clock.set_now(clock.now().replace(hour=12))
     try:
         sched.beat()
         sched.admin_requests()
-        assert runtime.store.claim_refresh_requests() == []
+        assert service.store.claim_refresh_requests() == []
     finally:
         sched.stop()
-    assert runtime.store.source_state("sample").last_attempt > before
+    assert service.store.source_state("sample").last_attempt > before
 
 
-def test_healthz_needs_a_fresh_scheduler_heartbeat(runtime: Service) -> None:
+def test_healthz_needs_a_fresh_scheduler_heartbeat(service: Service) -> None:
     from datetime import timedelta
 
     from feedsvc import clock
 
-    c = create_app(runtime).test_client()
+    c = create_app(service).test_client()
     r = c.get("/healthz")
     assert r.status_code == 503 and b"no scheduler heartbeat" in r.data
-    runtime.store.set_kv("scheduler_heartbeat", (clock.now() - timedelta(minutes=10))
+    service.store.set_kv("scheduler_heartbeat", (clock.now() - timedelta(minutes=10))
                          .isoformat())
     r = c.get("/healthz")
     assert r.status_code == 503 and b"600s old" in r.data
-    runtime.store.set_kv("scheduler_heartbeat", clock.now().isoformat())
+    service.store.set_kv("scheduler_heartbeat", clock.now().isoformat())
     assert c.get("/healthz").status_code == 200
 
 
-def test_store_down_is_503_not_500(runtime: Service) -> None:
+def test_store_down_is_503_not_500(service: Service) -> None:
     from feedsvc.store import Store
 
-    down = Service(runtime.config, Store("postgresql+psycopg://postgres@127.0.0.1:1/none"))
+    down = Service(service.config, Store("postgresql+psycopg://postgres@127.0.0.1:1/none"))
     c = create_app(down).test_client()
     r = c.get("/healthz")
     assert r.status_code == 503 and b"store unavailable" in r.data
@@ -251,13 +211,13 @@ def test_store_down_is_503_not_500(runtime: Service) -> None:
     assert r.status_code == 503 and r.data == b"service temporarily unavailable\n"
 
 
-def test_retention_purges_whole_old_days_and_their_feeds_go_away(runtime: Service) -> None:
+def test_retention_purges_whole_old_days_and_their_feeds_go_away(service: Service) -> None:
     import dataclasses
 
-    svc = runtime.config.service.model_copy(update={"retention_days": 3})
-    cfg = dataclasses.replace(runtime.config,
-                              settings=runtime.config.settings.model_copy(update={"service": svc}))
-    rt = Service(cfg, runtime.store)
+    svc = service.config.service.model_copy(update={"retention_days": 3})
+    cfg = dataclasses.replace(service.config,
+                              settings=service.config.settings.model_copy(update={"service": svc}))
+    rt = Service(cfg, service.store)
     c = create_app(rt).test_client()
     assert c.get("/feeds/day/2026-11-18.atom").status_code == 200
     sched = Scheduler(rt)
@@ -271,7 +231,7 @@ def test_retention_purges_whole_old_days_and_their_feeds_go_away(runtime: Servic
     assert rt.store.days() == ["2026-11-22", "2026-11-23", "2026-11-24", "2026-11-25"]
     # A worker that answered from its fast path trusts that for up to FAST_TTL (1 s);
     # any other worker (here: a fresh one) sees the purge at once.
-    c = create_app(Service(cfg, runtime.store)).test_client()
+    c = create_app(Service(cfg, service.store)).test_client()
     assert c.get("/feeds/day/2026-11-18.atom").status_code == 404
     kept = parse_ok(c.get("/feeds/day/2026-11-22.atom").data)
     assert len(kept.entries) == 3  # the oldest day kept is whole

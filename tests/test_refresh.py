@@ -296,19 +296,19 @@ def test_upstream_edits_update_in_place_and_ads_are_not_edits(site: NewsServer, 
 
     names = serve_sample_site(site, sorted(EXPECTED)[:3])
     edited, ad_only, conditional = names
-    site.routes[f"/news/{slug(conditional)}"].headers["ETag"] = '"page-v1"'
+    site.add(f"/news/{slug(conditional)}", sample_page(conditional, site.base),
+             headers={"ETag": '"page-v1"'})
     r = _listing(site, tmp_path, store_for)
     assert r.refresh()[0].new == 3
     before = {a.url: a for a in r.store.latest(10)}
 
     page = sample_page(edited, site.base).decode("utf-8")
     old_title = EXPECTED[edited]["title"]
-    site.routes[f"/news/{slug(edited)}"].body = page.replace(
-        old_title, old_title + " (updated)").encode()
+    site.add(f"/news/{slug(edited)}", page.replace(old_title, old_title + " (updated)"))
     page = sample_page(ad_only, site.base).decode("utf-8")
-    site.routes[f"/news/{slug(ad_only)}"].body = page.replace(
+    site.add(f"/news/{slug(ad_only)}", page.replace(
         '<div class="article-body">',
-        '<div class="article-body"><div class="advert">Buy now: offer 7731</div>').encode()
+        '<div class="article-body"><div class="advert">Buy now: offer 7731</div>'))
 
     clock.set_now(clock.now() + timedelta(minutes=30))  # not yet due: nothing re-fetched
     assert r.refresh()[0].updated == 0

@@ -17,20 +17,12 @@ from conftest import EXPECTED, free_port
 from feedcheck import parse_ok
 from test_process import ENV, _wait_line
 
-from feedsvc import config as config_mod
 from feedsvc.refresh import Refresher
 from feedsvc.scheduler import Scheduler
 from feedsvc.service import Service
 from feedsvc.web import create_app
 
 NEW_TOPIC = '\n[[topic]]\nslug = "transport"\ntitle = "Transport"\nany = ["metro", "tram*", "bus*", "трамва*", "автобус*"]\n'  # noqa: E501
-
-
-@pytest.fixture
-def rt(sample_config: config_mod.Config, store_for) -> Service:  # noqa: ANN001
-    store = store_for(sample_config)
-    Refresher(sample_config, store).refresh()
-    return Service(sample_config, store)
 
 
 BROKEN_EDITS = {
@@ -47,63 +39,63 @@ BROKEN_EDITS = {
 
 
 @pytest.mark.parametrize("edit", list(BROKEN_EDITS))
-def test_broken_edit_is_refused_and_last_good_config_stays(rt: Service, edit: str) -> None:
-    path = rt.config.path
-    good = rt.config
+def test_broken_edit_is_refused_and_last_good_config_stays(service: Service, edit: str) -> None:
+    path = service.config.path
+    good = service.config
     text = path.read_text("utf-8")
     path.write_text(BROKEN_EDITS[edit](text), "utf-8")
-    assert rt.reload(force=True) is False
-    assert rt.config is good
-    assert rt.refused is not None and str(path) in rt.refused.message
-    c = create_app(rt).test_client()
+    assert service.reload(force=True) is False
+    assert service.config is good
+    assert service.refused is not None and str(path) in service.refused.message
+    c = create_app(service).test_client()
     st = json.loads(c.get("/status.json").data)
-    assert st["config"]["refused"]["message"] == rt.refused.message
+    assert st["config"]["refused"]["message"] == service.refused.message
     assert st["config"]["sha256"] == good.sha256
     assert b"was refused" in c.get("/status").data
     assert c.get("/feeds/topic/kharkiv.atom").status_code == 200  # still serving
     # Fixing the file clears the refusal.
     path.write_text(text + NEW_TOPIC, "utf-8")
-    assert rt.reload(force=True) is True
-    assert rt.refused is None and rt.config.topic("transport") is not None
+    assert service.reload(force=True) is True
+    assert service.refused is None and service.config.topic("transport") is not None
 
 
-def test_atomic_rename_is_picked_up(rt: Service) -> None:
-    path = rt.config.path
+def test_atomic_rename_is_picked_up(service: Service) -> None:
+    path = service.config.path
     tmp = path.with_suffix(".tmp")
     tmp.write_text(path.read_text("utf-8") + NEW_TOPIC, "utf-8")
     os.replace(tmp, path)
-    assert rt.reload(force=True) is True
-    assert rt.config.topic("transport") is not None
+    assert service.reload(force=True) is True
+    assert service.config.topic("transport") is not None
 
 
-def test_unchanged_file_is_not_reloaded(rt: Service) -> None:
-    before = rt.config
-    assert rt.reload(force=True) is False
-    assert rt.config is before and rt.refused is None
+def test_unchanged_file_is_not_reloaded(service: Service) -> None:
+    before = service.config
+    assert service.reload(force=True) is False
+    assert service.config is before and service.refused is None
 
 
-def test_a_thousand_topics_load_and_classify(rt: Service) -> None:
-    path = rt.config.path
+def test_a_thousand_topics_load_and_classify(service: Service) -> None:
+    path = service.config.path
     extra = "".join(f'\n[[topic]]\nslug = "t{i}"\nany = ["word{i}", "term{i}*"]\n'
                     for i in range(1000))
     path.write_text(path.read_text("utf-8") + extra, "utf-8")
     started = time.perf_counter()
-    assert rt.reload(force=True) is True
-    assert len(rt.config.topics) == 1005
-    results = Refresher(rt.config, rt.store).refresh()
+    assert service.reload(force=True) is True
+    assert len(service.config.topics) == 1005
+    results = Refresher(service.config, service.store).refresh()
     assert results[0].outcome == "unchanged"
     assert time.perf_counter() - started < 30
 
 
-def test_changed_topic_rules_reclassify_old_articles(rt: Service) -> None:
-    sched = Scheduler(rt)
+def test_changed_topic_rules_reclassify_old_articles(service: Service) -> None:
+    sched = Scheduler(service)
     try:
         sched.beat()  # the active scheduler (lease holder) re-classifies
-        path = rt.config.path
-        c = create_app(rt).test_client()
+        path = service.config.path
+        c = create_app(service).test_client()
         assert c.get("/feeds/topic/transport.atom").status_code == 404
         path.write_text(path.read_text("utf-8") + NEW_TOPIC, "utf-8")
-        assert rt.reload(force=True) is True  # starts a re-classification thread
+        assert service.reload(force=True) is True  # starts a re-classification thread
         sched.reclassify()  # a second run waits for it: never two at once
         feed = parse_ok(c.get("/feeds/topic/transport.atom").data)
         titles = {e.title for e in feed.entries}
@@ -112,7 +104,7 @@ def test_changed_topic_rules_reclassify_old_articles(rt: Service) -> None:
         # A topic that loses a term loses its articles too.
         text = path.read_text("utf-8").replace('"Kharkiv*", ', "")
         path.write_text(text, "utf-8")
-        assert rt.reload(force=True) is True
+        assert service.reload(force=True) is True
         sched.reclassify()
         feed = parse_ok(c.get("/feeds/topic/kharkiv.atom").data)
         assert {e.title for e in feed.entries} == {

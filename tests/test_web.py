@@ -23,19 +23,6 @@ DAYS = sorted({e["kyiv_day"] for e in EXPECTED.values() if e["kyiv_day"]})
 TODAY = "2026-11-25"
 
 
-@pytest.fixture
-def runtime(sample_config: config_mod.Config, store_for) -> Service:  # noqa: ANN001
-    store = store_for(sample_config)
-    results = Refresher(sample_config, store).refresh()
-    assert [r.outcome for r in results] == ["new"]
-    return Service(sample_config, store)
-
-
-@pytest.fixture
-def client(runtime: Service) -> FlaskClient:
-    return create_app(runtime).test_client()
-
-
 def _by_title(parsed) -> dict:  # noqa: ANN001
     return {e.title: e for e in parsed.entries}
 
@@ -129,10 +116,10 @@ def test_every_feed_is_valid_atom_rss_and_json_feed(client: FlaskClient) -> None
     atom_valid(*atoms)
 
 
-def test_ids_and_bytes_do_not_change_on_a_second_refresh(runtime: Service,
+def test_ids_and_bytes_do_not_change_on_a_second_refresh(service: Service,
                                                          client: FlaskClient) -> None:
     first = client.get("/feeds/all.atom")
-    Refresher(runtime.config, runtime.store).refresh()
+    Refresher(service.config, service.store).refresh()
     clock.set_now(NOW.replace(hour=11))  # later the same day
     second = client.get("/feeds/all.atom")
     assert second.data == first.data and second.headers["ETag"] == first.headers["ETag"]
@@ -159,7 +146,8 @@ def test_unknown_and_malformed_feed_urls_are_404(client: FlaskClient) -> None:
                  "/feeds/day/2026-11-17.atom", "/feeds/day/2026-11-26.json",
                  "/feeds/topic/energy/day/2030-01-01.rss", "/feeds/day/1999-01-01.atom",
                  "/feeds/day/..%2f..%2fetc%2fpasswd.atom", "/feeds/topic/KHARKIV.atom",
-                 "/feeds/day/2026-11-2\u0000.atom"]:
+                 "/feeds/day/2026-11-2\u0000.atom", "/feeds/day/9999-12-31.atom",
+                 "/feeds/day/0001-01-01.json", "/feeds/topic/energy/day/9999-12-31.rss"]:
         r = client.get(path)
         assert r.status_code == 404, path
         assert r.content_type.startswith("text/plain")
@@ -168,7 +156,8 @@ def test_unknown_and_malformed_feed_urls_are_404(client: FlaskClient) -> None:
 
 def test_bad_parameters_are_400_with_one_line(client: FlaskClient) -> None:
     for query in ["limit=0", "limit=501", "limit=abc", "limit=-1", "before=xyz",
-                  "before=99999999999999999.1", "q=" + "x" * 300]:
+                  "before=99999999999999999.1", "q=" + "x" * 300, "limit=%C2%B2",
+                  "limit=%D9%A3", "limit=0005000"]:
         r = client.get(f"/feeds/all.atom?{query}")
         assert r.status_code == 400, query
         assert r.data.count(b"\n") == 1
@@ -198,14 +187,14 @@ def test_conditional_get_and_gzip(client: FlaskClient) -> None:
     assert int(day.headers["Cache-Control"].split("max-age=")[1]) >= 86400
 
 
-def test_a_feed_is_rendered_once_until_its_articles_change(runtime: Service) -> None:
-    app = create_app(runtime)
+def test_a_feed_is_rendered_once_until_its_articles_change(service: Service) -> None:
+    app = create_app(service)
     c = app.test_client()
     for _ in range(3):
         c.get("/feeds/topic/culture.atom")
-    assert runtime.cache.renders == 1
+    assert service.cache.renders == 1
     # A second process (another gunicorn worker) reuses the stored render.
-    other = Service(runtime.config, runtime.store)
+    other = Service(service.config, service.store)
     create_app(other).test_client().get("/feeds/topic/culture.atom")
     assert other.cache.renders == 0
 
@@ -245,3 +234,37 @@ def test_index_and_status_escape_hostile_titles(tmp_path: Path, store_for) -> No
         body = c.get(path).data
         assert b"<script>alert" not in body and b"&lt;script&gt;" in body
     assert b"folder not found" in c.get("/status").data
+
+
+def test_an_edited_article_gives_new_bytes_and_etag_in_every_worker(
+        service: Service, sample_config: config_mod.Config, monkeypatch) -> None:  # noqa: ANN001
+    """The riskiest path: a feed is served (and cached in two workers), one of its
+    articles changes upstream, and both workers then answer the new bytes."""
+    from feedsvc.web import fastpath
+
+    url = "/feeds/topic/energy.atom"
+    one = create_app(service).test_client()  # the worker in the refreshing process
+    other_service = Service(sample_config)  # another worker: its own process state
+    other = create_app(other_service).test_client()
+    before = one.get(url)
+    assert other.get(url).headers["ETag"] == before.headers["ETag"]
+    assert one.get(url).headers["ETag"] == before.headers["ETag"]  # cached answers
+    assert other.get(url).headers["ETag"] == before.headers["ETag"]
+
+    page = sample_config.resolve_path("sample") / sorted(EXPECTED)[3]  # 04-grid-…, energy
+    html = page.read_text("utf-8")
+    assert html.count('<div class="article-body">') == 1
+    page.write_text(html.replace('<div class="article-body">', '<div class="article-body">'
+                                 "<p>Update: crews restored power to Obolon at 15:50.</p>"))
+    assert service.refresh()[0].updated == 1
+
+    after = one.get(url)
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert b"restored power to Obolon at 15:50" in after.data
+    assert parse_ok(after.data).entries[0].id  # still a valid feed
+    # The other worker trusts its remembered answer for at most fastpath.TTL seconds.
+    real = fastpath.time.monotonic
+    monkeypatch.setattr(fastpath.time, "monotonic", lambda: real() + fastpath.TTL + 1)
+    again = other.get(url)
+    assert again.headers["ETag"] == after.headers["ETag"] and again.data == after.data
+    other_service.close()

@@ -4,7 +4,8 @@ When the Flask route answers a query-less feed, it leaves the :class:`Answer` he
 (:meth:`FastPath.remember`); for ``TTL`` seconds after that, the same URL is answered
 from it without Flask's dispatch or a database read (same bytes and headers: it is the
 same :class:`Answer`). After ``TTL`` the request goes through Flask again, which checks
-the feed's versions and leaves a fresh answer. Everything else goes to Flask.
+the feed's versions and leaves a fresh answer; a refresh or a reload in this process
+forgets every answer at once. Everything else goes to Flask.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class FastPath:
         self._lock = threading.Lock()
         self._counters: dict[tuple[str, int], Any] = {}  # labelled children, made lazily
         service.listeners.append(lambda _old, _new: self.forget())
+        service.change_listeners.append(lambda _keys: self.forget())
 
     def remember(self, url: str, answer: Answer) -> None:
         with self._lock:
