@@ -193,3 +193,42 @@ def test_recent_articles_come_due_for_recheck(store: Store) -> None:
     assert store.due_for_recheck("s", since=since, every=hour, limit=10) == [
         ("https://news.example/a", '"v1"', None)]
     assert store.due_for_recheck("s", since=since, every=hour, limit=0) == []
+
+
+def test_two_sources_saving_the_same_new_articles_at_once_both_succeed(
+        any_db_url: str) -> None:
+    """A feed and a sitemap of one site find the same new stories at the same moment
+    (two processes: two stores on one database). Neither fails; every story is one
+    article, listed under both sources."""
+    import threading
+
+    first = Store(any_db_url, ZoneInfo("Europe/Kyiv"))
+    first.upgrade()
+    second = Store(any_db_url, ZoneInfo("Europe/Kyiv"))
+    try:
+        for round_ in range(8):
+            batch = [(_art(url=f"https://news.example/{round_}/{n}", title=f"Story {n}"), ())
+                     for n in range(40)]
+            barrier = threading.Barrier(2)
+            errors: list[BaseException] = []
+
+            def save(store: Store, source: str, items=batch, barrier=barrier,  # noqa: ANN001
+                     errors=errors) -> None:
+                barrier.wait()
+                try:
+                    store.save_many(source, items)
+                except BaseException as e:  # noqa: BLE001 (reported below)
+                    errors.append(e)
+
+            threads = [threading.Thread(target=save, args=(first, "feed")),
+                       threading.Thread(target=save, args=(second, "sitemap"))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            assert errors == []
+            assert first.count_articles(since=None) == 40 * (round_ + 1)
+            assert first.count_articles("feed") == first.count_articles("sitemap")
+    finally:
+        first.close()
+        second.close()

@@ -58,12 +58,21 @@ def describe(e: BaseException) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # transactions are begun by _sqlite_begin
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Writers take SQLite's write lock when they begin (``BEGIN IMMEDIATE``), so a
+    transaction that read first never fails to upgrade to a writer (SQLITE_BUSY) and two
+    writers queue on the busy timeout instead of racing; readers begin deferred."""
+    immediate = conn.get_execution_options().get("feedsvc_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -77,6 +86,7 @@ def make_engine(url: str) -> Engine:
             Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(u, connect_args={"timeout": 30, "check_same_thread": False})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(u, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
@@ -95,9 +105,12 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
+        """A write transaction (committed when the block ends without an exception)."""
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(feedsvc_write=True)
+                with conn.begin():
+                    yield conn
         except sa.exc.SQLAlchemyError as e:
             raise StoreError(f"database error: {describe(e)}") from e
 
@@ -118,7 +131,8 @@ class Store:
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         try:
-            with self.engine.begin() as conn:
+            with self.engine.connect() as conn, \
+                    conn.execution_options(feedsvc_write=True).begin():
                 if self.dialect == "postgresql":
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242001)"))
                 cfg.attributes["connection"] = conn
@@ -245,9 +259,18 @@ class Store:
         days = {r["day"] for r in rows}
         new_days = days - set(c.execute(sa.select(articles.c.day).distinct()
                                         .where(articles.c.day.in_(days))).scalars())
-        ids = c.execute(articles.insert().returning(articles.c.id,
-                                                    sort_by_parameter_order=True),
-                        rows).scalars().all()
+        # Another source may archive the same URL at the same moment (PostgreSQL runs
+        # writers concurrently): ON CONFLICT DO NOTHING, and whatever it stored first
+        # is then updated below like any archived article.
+        got = {url: aid for aid, url in c.execute(
+            self._insert(articles).on_conflict_do_nothing()
+            .returning(articles.c.id, articles.c.url), rows)}
+        inserted = [(i, row) for i, row in zip(fresh, rows, strict=True) if row["url"] in got]
+        fresh = [i for i, _ in inserted]
+        rows = [row for _, row in inserted]
+        ids = [got[row["url"]] for row in rows]
+        if not ids:
+            return
         c.execute(article_sources.insert(),
                   [{"article_id": aid, "source_id": source_id} for aid in ids])
         topic_rows = [{"article_id": aid, "topic": t} for aid, i in zip(ids, fresh, strict=True)
@@ -261,6 +284,14 @@ class Store:
                 feeds.add(feednames.DAY_LIST)
             saved[i] = Saved("new", frozenset(feeds))
 
+    def _insert(self, table: sa.Table) -> Any:
+        """An INSERT with the dialect's ``on_conflict_do_nothing``."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
+
     def _update(self, c: Connection, source_id: str, data: ArticleData, topics: Sequence[str],
                 digest: str, now: datetime) -> Saved:
         """An archived article seen again: another source, edited text, other topics."""
@@ -273,7 +304,8 @@ class Store:
         feeds: set[str] = set()
         outcome = "unchanged"
         if source_id not in sources:
-            c.execute(article_sources.insert().values(article_id=aid, source_id=source_id))
+            c.execute(self._insert(article_sources).on_conflict_do_nothing()
+                      .values(article_id=aid, source_id=source_id))
             sources.add(source_id)
             feeds.add(feednames.source(source_id).key)
         if row.content_hash != digest:
