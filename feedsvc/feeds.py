@@ -332,13 +332,16 @@ class Publisher:
         items = "".join(
             f'<li><a href="{escape(a.url)}">{escape(a.title)}</a></li>' for a in arts)
         start, end = day_bounds(day, self.config.service.tz)
+        # Dates from the day's articles, never later than them (so never later than the
+        # feed's own date): published <= updated <= feed updated.
+        published = max((a.published for a in arts), default=end)
         return Entry(
             guid=f"tag:feedsvc,{day}:digest/{day}",
             title=f"{self.config.service.title}: {day} ({len(arts)} articles)",
             url=f"{base}/feeds/day/{day}.{fmt}",
             content_html=f"<ul>{items}</ul>",
-            published=end,
-            updated=max((a.updated for a in arts), default=end),
+            published=published,
+            updated=max([published, *(a.updated for a in arts)]),
         )
 
 

@@ -316,7 +316,10 @@ def _opml(rt: Runtime, base: str) -> str:
         '<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0">\n <head>\n'
         f"  <title>{escape(cfg.service.title)}</title>\n"
         f"  <dateModified>{updated}</dateModified>\n </head>\n <body>\n"
-        f'  <outline text="All articles" type="rss" xmlUrl="{escape(base)}/feeds/all.atom"/>\n'
+        f'  <outline type="rss" text="All articles" title="All articles" '
+        f'xmlUrl="{escape(base)}/feeds/all.atom" htmlUrl="{escape(base)}/"/>\n'
+        f'  <outline type="rss" text="Daily digest" title="Daily digest" '
+        f'xmlUrl="{escape(base)}/feeds/digest.atom" htmlUrl="{escape(base)}/"/>\n'
         f'  <outline text="Topics">\n{topics}  </outline>\n'
         f'  <outline text="Sources">\n{sources}  </outline>\n </body>\n</opml>\n'
     )
