@@ -4,8 +4,12 @@ outlines; and the validators themselves, which ship with the tests."""
 
 from __future__ import annotations
 
+import ast
 import re
+import sys
+import tomllib
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import packages_distributions
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,35 @@ def test_validators_ship_with_the_tests() -> None:
     for path in TESTS.glob("*.py"):
         for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
             assert not outside.search(line), f"{path.name}:{n}: {line.strip()}"
+
+
+def test_every_imported_package_is_a_declared_dependency() -> None:
+    """A clone installs what feedsvc imports: every third-party module imported anywhere
+    in feedsvc/ comes from a distribution pinned in pyproject.toml's dependencies."""
+    root = TESTS.parent
+    declared = {_dist(d) for d in tomllib.loads((root / "pyproject.toml").read_text(
+        "utf-8"))["project"]["dependencies"]}
+    modules: dict[str, str] = {}
+    for path in sorted((root / "feedsvc").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0
+                     and node.module else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top != "feedsvc":
+                    modules.setdefault(top, str(path.relative_to(root)))
+    providers = packages_distributions()
+    missing = {m: where for m, where in modules.items()
+               if not {_dist(d) for d in providers.get(m, [m])} & declared}
+    assert not missing, f"imported but not declared in pyproject.toml: {missing}"
+
+
+def _dist(requirement: str) -> str:
+    """PEP 503 name of a requirement string (``psycopg[binary]==3.3.9`` -> ``psycopg``)."""
+    name = re.match(r"[A-Za-z0-9._-]+", requirement.strip())
+    assert name, requirement
+    return re.sub(r"[-_.]+", "-", name.group(0)).lower()
 
 
 # -- the validator's rules, checked on documents built to break them ----------------
