@@ -182,8 +182,14 @@ class Documents:
             alternate_url=f"{base}/", articles=tuple(arts), entries=entries,
             links=tuple(links), archive=archive,
             topic_titles={t.slug: t.display_title for t in self.config.topics},
-            topic_scheme=f"{base}/feeds/topic/",
+            topic_scheme=f"{base}/feeds/topic/", author=self._author(name),
         )
+
+    def _author(self, name: FeedName) -> str:
+        """The feed-level author: the source's title for a source feed, else the
+        service's (RFC 4287: it covers every entry without a byline)."""
+        src = self.config.source(name.source) if name.source else None
+        return src.display_title if src else self.config.service.title
 
     def _digest_entry(self, day: str, base: str, fmt: str) -> Entry:
         from html import escape
@@ -192,13 +198,16 @@ class Documents:
         items = "".join(
             f'<li><a href="{escape(a.url)}">{escape(a.title)}</a></li>' for a in arts)
         start, end = day_bounds(day, self.config.service.tz)
+        # Dates from the day's articles, never later than them (so never later than the
+        # feed's own date): published <= updated <= feed updated.
+        published = max((a.published for a in arts), default=end)
         return Entry(
             guid=f"tag:feedsvc,{day}:digest/{day}",
             title=f"{self.config.service.title}: {day} ({len(arts)} articles)",
             url=f"{base}/feeds/day/{day}.{fmt}",
             content_html=f"<ul>{items}</ul>",
-            published=end,
-            updated=max((a.updated for a in arts), default=end),
+            published=published,
+            updated=max([published, *(a.updated for a in arts)]),
         )
 
 

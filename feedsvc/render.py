@@ -6,6 +6,11 @@ RSS channel ``<link>`` is the alternate (added last), and non-self links (``hub`
 RFC 5005 ``prev-archive``/``next-archive``/``current``, paging ``next``) plus
 ``fh:archive`` reach RSS and Atom through our :class:`_HistoryExtension`.
 Same :class:`FeedDoc` → same bytes.
+
+Beyond the schemas, feeds keep the rules the W3C Feed Validation Service enforces: every
+feed has a feed-level author (so an entry without a byline is legal Atom, RFC 4287
+§4.1.1), one lead image is a bare ``media:content`` (a ``media:group`` needs several),
+and an entry's ``published`` is never later than its ``updated`` or the feed's.
 """
 
 from __future__ import annotations
@@ -62,6 +67,13 @@ class FeedDoc:
     topic_titles: dict[str, str] = field(default_factory=dict)
     topic_scheme: str = ""  # category scheme URL of topics
     language: str | None = None
+    # The feed's author (a source's or the service's title): covers every entry without
+    # a byline. None: the feed's title. Its URL is the alternate (HTML) page.
+    author: str | None = None
+
+    @property
+    def author_name(self) -> str:
+        return self.author or self.title
 
     @property
     def updated(self) -> datetime:
@@ -118,6 +130,8 @@ def _generator(doc: FeedDoc, rss: bool) -> FeedGenerator:
         for rel, href in doc.links:
             fg.link(href=href, rel=rel)
     fg.link(href=doc.alternate_url, rel="alternate")
+    # Atom only: feedgen writes an RSS managingEditor only from an e-mail, which we lack.
+    fg.author(name=doc.author_name, uri=doc.alternate_url)
     fg.generator("feedsvc", __version__)
     if doc.language:
         fg.language(doc.language)
@@ -161,7 +175,7 @@ def _article_entry(fg: FeedGenerator, a: Article, doc: FeedDoc, rss: bool) -> No
         media = {"url": a.image, "medium": "image"}
         if a.image_width and a.image_height:
             media |= {"width": str(a.image_width), "height": str(a.image_height)}
-        fe.media.content(media)
+        fe.media.content(media, group=None)  # one image: a bare media:content
 
 
 def atom(doc: FeedDoc) -> bytes:
@@ -184,6 +198,7 @@ def json_feed(doc: FeedDoc) -> bytes:
         "home_page_url": doc.alternate_url,
         "feed_url": doc.self_url,
         "description": doc.subtitle or doc.title,
+        "authors": [{"name": doc.author_name, "url": doc.alternate_url}],
     }
     nxt = next((h for r, h in doc.links if r == "next"), None)
     if nxt:

@@ -1,12 +1,15 @@
 """URL identity: normalizing canonical URLs so one story is one article.
 
 Lower-case scheme and host, no default port, no fragment, no tracking parameters
-(``utm_*``, ``fbclid``, ``gclid``...), an empty path as ``/``.
+(``utm_*``, ``fbclid``, ``gclid``...), an empty path as ``/``. Everything else is kept
+byte for byte: the query is split on ``&`` only to drop tracking pairs, never decoded
+and re-encoded (``?b`` is not ``?b=``, ``%20`` is not ``+`` to every server), so two
+URLs of one page do not differ and two pages do not collide.
 """
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 _TRACKING = {
     "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "mc_cid", "mc_eid",
@@ -27,11 +30,15 @@ def normalize(url: str) -> str:
     netloc = host if ":" not in host else f"[{host}]"
     if port and not (scheme == "http" and port == 80 or scheme == "https" and port == 443):
         netloc += f":{port}"
-    query = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not (k.lower().startswith("utm_") or k.lower() in _TRACKING)
-    ]
-    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+    query = "&".join(p for p in parts.query.split("&") if not _is_tracking(p))
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+def _is_tracking(pair: str) -> bool:
+    """Whether one ``key=value`` piece of a query is a tracking parameter (the key is
+    decoded for this test only)."""
+    key = unquote_plus(pair.partition("=")[0]).strip().lower()
+    return key.startswith("utm_") or key in _TRACKING
 
 
 def absolute(base: str, href: str) -> str:

@@ -515,7 +515,7 @@ def test_more_than_ten_redirects_are_refused(web: TestServer, fetcher) -> None: 
     assert web.count(f"/r{MAX_REDIRECTS + 1}") == 0
 
 
-@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/x",
+@pytest.mark.parametrize("target", ["file:///tmp/feedsvc-secret.txt", "ftp://127.0.0.1/x",
                                     "javascript:alert(1)", "gopher://127.0.0.1:70/"])
 def test_redirect_to_another_scheme_is_refused(web: TestServer, fetcher, target: str) -> None:  # noqa: ANN001
     web.redirect("/go", target, 301)
@@ -524,7 +524,7 @@ def test_redirect_to_another_scheme_is_refused(web: TestServer, fetcher, target:
     assert f"refused redirect from {web.url('/go')} to a" in str(e) and e.url == target
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.org/feed.xml",
+@pytest.mark.parametrize("url", ["file:///tmp/feedsvc-secret.txt", "ftp://example.org/feed.xml",
                                  "javascript:alert(1)", "mailto:news@example.org",
                                  "example.org/feed.xml", "data:text/html,<p>x</p>"])
 def test_non_http_urls_are_refused(fetcher, url: str) -> None:  # noqa: ANN001
@@ -638,7 +638,7 @@ def _failure_modes(web: TestServer) -> dict[str, tuple[Reply | None, str, int | 
                       "after decompression", None),
         "redirect-loop": (lambda h: send(h, 302, b"", {"Location": "/broken.xml"}),
                           "redirect loop", None),
-        "redirect-to-file": (lambda h: send(h, 301, b"", {"Location": "file:///etc/passwd"}),
+        "redirect-to-file": (lambda h: send(h, 301, b"", {"Location": "file:///tmp/feedsvc-secret.txt"}),
                              "only http and https are fetched", None),
         "connection-refused": (lambda h: send(h, 302, b"", {"Location": closed}),
                                "connection failed: Connection refused", None),

@@ -243,12 +243,14 @@ def test_malformed_sitemap_is_a_clear_error_and_loses_nothing(site: NewsServer, 
 
 def test_xxe_and_entity_tricks_leak_nothing(site: NewsServer, tmp_path: Path,
                                             store_for) -> None:
-    secret = Path("/etc/passwd").read_text("utf-8", "replace").split(":", 1)[0] + ":"
+    secret_file = tmp_path / "secret.txt"  # a local file the entity points at
+    secret = "local-file-secret-5be1e0"
+    secret_file.write_text(secret + "\n", "utf-8")
     site.add("/secret", "TOP-SECRET-FROM-SSRF", ctype="text/plain")
     [name] = serve_sample_site(site, [NAMES[28]])
     site.add("/sitemap.xml", f"""<?xml version="1.0"?>
 <!DOCTYPE urlset [
-  <!ENTITY xxe SYSTEM "file:///etc/passwd">
+  <!ENTITY xxe SYSTEM "{secret_file.as_uri()}">
   <!ENTITY ssrf SYSTEM "{site.base}/secret">
   <!ENTITY lol "lollollollollollollollollollol">
   <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">

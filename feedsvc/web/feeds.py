@@ -79,24 +79,25 @@ def opml() -> Response:
 
 
 def _opml(svc: Service, base: str) -> str:
+    """OPML 2.0 of every feed (Atom): all, digest, each topic, each source."""
     cfg = svc.config
-    rows = []
-    for t in cfg.topics:
-        rows.append((t.display_title, f"{base}/feeds/topic/{t.slug}"))
-    topics = "".join(
-        f'   <outline type="rss" text="{escape(n)}" title="{escape(n)}" '
-        f'xmlUrl="{escape(u)}.atom" htmlUrl="{escape(base)}/"/>\n' for n, u in rows)
+    home = f"{escape(base)}/"
+
+    def outline(text: str, name: feednames.FeedName, html_url: str = home) -> str:
+        return (f'   <outline type="rss" text="{escape(text)}" title="{escape(text)}" '
+                f'xmlUrl="{escape(name.url(base, "atom"))}" htmlUrl="{html_url}"/>\n')
+
+    topics = "".join(outline(t.display_title, feednames.topic(t.slug)) for t in cfg.topics)
     sources = "".join(
-        f'   <outline type="rss" text="{escape(s.display_title)}" '
-        f'title="{escape(s.display_title)}" xmlUrl="{escape(base)}/feeds/source/{s.id}.atom" '
-        f'htmlUrl="{escape(s.url if s.kind != "files" else base + "/")}"/>\n'
-        for s in cfg.sources)
+        outline(s.display_title, feednames.source(s.id),
+                escape(s.url) if s.kind != "files" else home) for s in cfg.sources)
     updated = format_datetime(cfg.loaded_at, usegmt=True)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0">\n <head>\n'
         f"  <title>{escape(cfg.service.title)}</title>\n"
         f"  <dateModified>{updated}</dateModified>\n </head>\n <body>\n"
-        f'  <outline text="All articles" type="rss" xmlUrl="{escape(base)}/feeds/all.atom"/>\n'
-        f'  <outline text="Topics">\n{topics}  </outline>\n'
+        + outline("All articles", feednames.ALL).replace("   <", "  <", 1)
+        + outline("Daily digest", feednames.DIGEST).replace("   <", "  <", 1)
+        + f'  <outline text="Topics">\n{topics}  </outline>\n'
         f'  <outline text="Sources">\n{sources}  </outline>\n </body>\n</opml>\n'
     )
