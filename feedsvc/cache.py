@@ -5,14 +5,16 @@ versions the store bumps in the transaction that changes an article. A rendering
 stamped with those versions (and the config and base URL it was made with) and reused
 while the stamp holds: from this process's memory (an LRU bounded in bytes), else from
 the store's ``rendered`` table, which every worker and every restart shares. Only
-canonical, query-less feeds go to the store; parameterised answers stay in memory, so no
-client can grow the database.
+canonical, query-less feeds go to the store, and only under the configured
+``service.base_url``: parameterised answers, and every answer built from a request's Host
+header, stay in this process's memory, so no client can grow the database.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -20,11 +22,13 @@ from collections import OrderedDict
 from feedsvc import clock
 from feedsvc.config import Config
 from feedsvc.dates import local_day
+from feedsvc.errors import StoreError
 from feedsvc.feeds import Documents, FeedRequest
 from feedsvc.render import RENDERERS
 from feedsvc.store import Store
 from feedsvc.types import Rendering
 
+log = logging.getLogger("feedsvc.cache")
 CACHE_ENABLED = os.environ.get("FEEDSVC_RENDER_CACHE", "1") != "0"  # off: benchmarks only
 MEMORY_BYTES = 64 * 1024 * 1024  # renderings kept in memory per process (plain + gzip)
 
@@ -72,13 +76,17 @@ class RenderCache:
             if item is not None and item.stamp == stamp:
                 self._memory.move_to_end(key)
                 return item
-        if not req.canonical:
+        if not self._shared(req):
             return None
         item = self.store.get_rendering(key)
         if item is not None and item.stamp == stamp:
             self._remember(item)
             return item
         return None
+
+    def _shared(self, req: FeedRequest) -> bool:
+        """Whether this rendering goes to the store, shared by every process."""
+        return req.canonical and bool(self.config.service.base_url)
 
     def _remember(self, item: Rendering) -> None:
         size = len(item.body) + len(item.body_gz)
@@ -103,8 +111,11 @@ class RenderCache:
                          last_modified=doc.updated.replace(microsecond=0),
                          body=body, body_gz=gzip.compress(body, compresslevel=9, mtime=0))
         self.renders += 1
-        if req.canonical and CACHE_ENABLED:
-            self.store.put_rendering(item)
+        if self._shared(req) and CACHE_ENABLED:
+            try:
+                self.store.put_rendering(item)
+            except StoreError as e:  # a full disk, a lock: serve it from memory anyway
+                log.warning("rendering not stored key=%s error=%r", key, str(e))
         if CACHE_ENABLED:
             self._remember(item)
         return item

@@ -3,6 +3,7 @@ content, dates, days in the service time zone, topics, validity, HTTP semantics.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from datetime import datetime
@@ -193,10 +194,28 @@ def test_a_feed_is_rendered_once_until_its_articles_change(service: Service) -> 
     for _ in range(3):
         c.get("/feeds/topic/culture.atom")
     assert service.cache.renders == 1
-    # A second process (another gunicorn worker) reuses the stored render.
+    # Without base_url a rendering is built from the request's Host and stays in this
+    # process: a second process (another gunicorn worker) renders its own.
     other = Service(service.config, service.store)
     create_app(other).test_client().get("/feeds/topic/culture.atom")
-    assert other.cache.renders == 0
+    assert other.cache.renders == 1
+    # With base_url every process shares the stored rendering.
+    settings = service.config.settings
+    cfg = dataclasses.replace(service.config, settings=settings.model_copy(update={
+        "service": settings.service.model_copy(update={"base_url": "https://news.example"})}))
+    first, second = Service(cfg, service.store), Service(cfg, service.store)
+    create_app(first).test_client().get("/feeds/topic/culture.atom")
+    body = create_app(second).test_client().get("/feeds/topic/culture.atom").data
+    assert (first.cache.renders, second.cache.renders) == (1, 0)
+    assert b"https://news.example/feeds/topic/culture.atom" in body
+
+
+def test_a_malformed_host_is_refused_without_base_url(client: FlaskClient) -> None:
+    for host in ("a b", "evil.example/x", "x" * 300, "ex\u00e4mple.com", ""):
+        r = client.get("/feeds/all.atom", headers={"Host": host})
+        assert r.status_code == 400 and r.data == b"bad Host header\n", host
+    assert client.get("/feeds/all.atom", headers={"Host": "news.example:8080"}).status_code == 200
+    assert client.get("/feeds/all.atom", headers={"Host": "[::1]:80"}).status_code == 200
 
 
 def test_index_lists_feeds_with_autodiscovery(client: FlaskClient) -> None:

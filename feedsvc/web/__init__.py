@@ -22,7 +22,7 @@ from feedsvc.errors import FeedsvcError
 from feedsvc.service import Service
 from feedsvc.web import feeds, ops
 from feedsvc.web.fastpath import FastPath
-from feedsvc.web.http import text
+from feedsvc.web.http import text, well_formed_host
 
 log = logging.getLogger("feedsvc.web")
 
@@ -37,9 +37,16 @@ def create_app(service: Service | None = None, config_path: str | None = None) -
     app.register_blueprint(feeds.bp)
     app.register_blueprint(ops.bp)
 
+    if not svc.config.service.base_url:
+        log.warning("service.base_url is not set: feed links are built from each "
+                    "request's Host header (only well-formed hosts are accepted) and "
+                    "renderings are not shared between processes; set it in production")
+
     @app.before_request
     def _before() -> Response | None:
         svc.reload()
+        if not svc.config.service.base_url and not well_formed_host(request.host):
+            return text(400, "bad Host header")
         if request.blueprint == "feeds":
             problem = svc.schema_problem()
             if problem:

@@ -9,6 +9,7 @@ is a one-line ``text/plain`` body (:func:`text`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC
 from email.utils import format_datetime
@@ -27,6 +28,18 @@ CONTENT_TYPES = {
     "text": "text/plain; charset=utf-8",
 }
 Headers = list[tuple[str, str]]
+# A Host header feedsvc will write into feed links when service.base_url is unset:
+# a DNS name (letters, digits, hyphens; IDNA as punycode), an IPv4 or a bracketed IPv6
+# address, and an optional port.
+_HOST = re.compile(
+    r"^(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?|\[[0-9A-Fa-f:.]{2,45}\])"
+    r"(?::[0-9]{1,5})?$")
+
+
+def well_formed_host(host: str) -> bool:
+    """Whether ``host`` (a Host header) is a hostname or address with optional port."""
+    return len(host) <= 255 and bool(_HOST.match(host))
 _GZIP_SEEN: dict[str, bool] = {}  # Accept-Encoding value -> accepts gzip (bounded)
 
 
