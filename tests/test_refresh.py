@@ -345,3 +345,62 @@ def test_many_pages_are_extracted_the_same_in_worker_processes_or_not(
     for n in names[:3] + names[4:7] + names[8:]:
         a = stored[f"{site.base}/news/{slug(n)}"]
         assert a.title == EXPECTED[n]["title"] and "<p>" in a.content_html
+
+
+def test_fulltext_feed_edits_update_the_article_at_the_next_refresh(
+        site: NewsServer, tmp_path: Path, store_for) -> None:  # noqa: ANN001
+    from datetime import timedelta
+
+    from feedsvc import clock
+
+    names = serve_sample_site(site, sorted(EXPECTED)[:3])
+    words = {n: (EXPECTED[n]["title"], "Short summary from the feed.") for n in names}
+
+    def rss() -> str:
+        items = "".join(
+            f"<item><title>{_xml(words[n][0])}</title><link>{site.base}/news/{slug(n)}</link>"
+            f"<description>{_xml(words[n][1])}</description></item>" for n in names)
+        return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>S</title>'
+                f"<link>{site.base}/</link><description>d</description>{items}"
+                "</channel></rss>")
+
+    site.add("/feed.xml", rss, ctype="application/rss+xml")
+    cfg = config_mod.load(write_config(tmp_path, f"""
+        [[source]]
+        id = "news"
+        kind = "feed"
+        url = "{site.url('/feed.xml')}"
+        fulltext = true
+        timezone = "Europe/Kyiv"
+        """))
+    r = _refresher(cfg, store_for)
+    assert r.refresh()[0].new == 3
+    before = {a.url: a for a in r.store.latest(10)}
+    edited, same = (f"{site.base}/news/{slug(n)}" for n in names[:2])
+    assert "<p>" in before[edited].content_html  # full text from the page
+    assert before[edited].summary == "Short summary from the feed."  # the feed's words
+
+    title = words[names[0]][0] + " (corrected)"
+    words[names[0]] = (title, "A corrected summary.")
+    clock.set_now(clock.now() + timedelta(minutes=10))  # no page is due for a re-check
+    pages = len([p for p, _ in site.requests if p.startswith("/news/")])
+    [result] = r.refresh()
+    assert (result.updated, result.new) == (1, 0), result
+    after = {a.url: a for a in r.store.latest(10)}
+    a, b = after[edited], before[edited]
+    assert (a.title, a.summary) == (title, "A corrected summary.")
+    assert (a.guid, a.published, a.content_html) == (b.guid, b.published, b.content_html)
+    assert a.updated == clock.now() > b.updated
+    assert after[same].updated == before[same].updated  # unchanged items stay as they were
+    assert len([p for p, _ in site.requests if p.startswith("/news/")]) == pages
+
+    # A later re-check of the page keeps the feed's words (no flip-flop back).
+    clock.set_now(clock.now() + timedelta(hours=2))
+    r.refresh()
+    assert {a.url: a for a in r.store.latest(10)}[edited].title == title
+    [result] = r.refresh()
+    assert result.updated == 0, result
+
+
+def _xml(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
