@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -404,3 +405,127 @@ def test_fulltext_feed_edits_update_the_article_at_the_next_refresh(
 
 def _xml(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# -- kill -9 of a refresh mid-source --------------------------------------------------------
+def _held(site: NewsServer, path: str, body: bytes) -> threading.Event:
+    """Serve ``body`` at ``path`` only once the returned event is set (or the server
+    stops): the request is held meanwhile."""
+    from httpserver import send
+
+    release = threading.Event()
+
+    def reply(h) -> None:  # noqa: ANN001
+        while not release.wait(0.05):
+            if site.stopping.is_set():
+                return
+        send(h, 200, body)
+
+    site.routes[path] = reply
+    return release
+
+
+def _poll(what: str, check, timeout: float = 60) -> None:  # noqa: ANN001
+    """Wait until ``check()`` is true (a bounded readiness poll), or fail."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if fields[0] != "Z":
+                parents[int(entry.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _slow_listing(tmp_path: Path, site: NewsServer) -> config_mod.Config:
+    """An ``html`` source of the sample listing, with time to hold a page."""
+    path = write_config(tmp_path, f"""
+        [[source]]
+        id = "listing"
+        kind = "html"
+        url = "{site.url('/latest')}"
+        links = "article h2 a"
+        """)
+    path.write_text(path.read_text("utf-8").replace('timeout = "2s"', 'timeout = "60s"'))
+    return config_mod.load(path)
+
+
+def _refresh_process(cfg: config_mod.Config, workers: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "feedsvc", "--config", str(cfg.path),
+                             "refresh"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=os.environ | {"FEEDSVC_EXTRACT_WORKERS": workers})
+
+
+def test_a_refresh_killed_mid_source_keeps_the_pages_it_fetched(
+        site: NewsServer, tmp_path: Path, store_for) -> None:  # noqa: ANN001
+    from conftest import sample_page
+
+    names = serve_sample_site(site, sorted(EXPECTED)[:10])
+    held = f"/news/{slug(names[6])}"
+    release = _held(site, held, sample_page(names[6], site.base))
+    cfg = _slow_listing(tmp_path, site)
+    store = store_for(cfg)
+    proc = _refresh_process(cfg, "0")
+    try:
+        _poll("the held page to be asked for", lambda: site.hits(held) == 1)
+        # The six pages before it are saved while the seventh is still on its way.
+        _poll("six saved articles", lambda: store.count_articles() == 6)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    release.set()
+    first = {f"/news/{slug(n)}" for n in names[:6]}
+    assert {a.url.removeprefix(site.base) for a in store.latest(20)} == first
+
+    # The next run fetches only what was not saved.
+    [result] = Refresher(cfg, store).refresh()
+    assert result.new == 4, result
+    assert store.count_articles() == 10
+    assert all(site.hits(p) == 1 for p in first), [(p, site.hits(p)) for p in first]
+
+
+def test_extraction_workers_die_with_a_killed_refresh(site: NewsServer, tmp_path: Path) -> None:
+    from conftest import sample_page
+
+    names = serve_sample_site(site, sorted(EXPECTED)[:20])
+    held = f"/news/{slug(names[18])}"
+    release = _held(site, held, sample_page(names[18], site.base))
+    cfg = _slow_listing(tmp_path, site)
+    proc = _refresh_process(cfg, "2")
+    try:
+        _poll("the held page to be asked for", lambda: site.hits(held) == 1)
+        # the forkserver, its two workers (and multiprocessing's resource tracker)
+        _poll("the extraction workers", lambda: len(_descendants(proc.pid)) >= 3)
+        below = _descendants(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait(30)
+        release.set()
+    _poll("every worker to die with its parent",
+          lambda: not any(_alive(p) for p in below), timeout=15)

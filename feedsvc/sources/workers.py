@@ -84,10 +84,30 @@ def pool() -> ProcessPoolExecutor | None:
         if _pool is None:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload([__name__, "feedsvc.extract", "trafilatura"])
+            _start_forkserver()
             _pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx,
                                         initializer=die_with_parent)
             log.info("extraction workers=%d", n)
         return _pool
+
+
+def _start_forkserver() -> None:
+    """Start the forkserver from a thread that lives as long as the process: its
+    parent-death signal fires when the thread that started it ends, and the thread
+    asking for the first pool may be a short-lived one."""
+    from multiprocessing import forkserver
+
+    started = threading.Event()
+
+    def own() -> None:
+        try:
+            forkserver.ensure_running()
+        finally:
+            started.set()
+        threading.Event().wait()  # never set: the thread ends with the process
+
+    threading.Thread(target=own, name="extract-forkserver", daemon=True).start()
+    started.wait()
 
 
 def discard(broken: ProcessPoolExecutor) -> None:
