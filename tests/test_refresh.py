@@ -34,9 +34,8 @@ def _listing(site: NewsServer, tmp_path: Path, store_for) -> Refresher:  # noqa:
     return _refresher(cfg, store_for)
 
 
-def test_feed_source_with_fulltext_stores_every_article(site: NewsServer, tmp_path: Path,
-                                                        store_for) -> None:
-    names = serve_sample_site(site)
+def _fulltext_feed(site: NewsServer, tmp_path: Path, store_for) -> Refresher:  # noqa: ANN001
+    """A refresher for one ``feed`` source with full text: the sample site's /feed.xml."""
     cfg = config_mod.load(write_config(tmp_path, f"""
         [[source]]
         id = "news"
@@ -45,7 +44,13 @@ def test_feed_source_with_fulltext_stores_every_article(site: NewsServer, tmp_pa
         fulltext = true
         timezone = "Europe/Kyiv"
         """))
-    r = _refresher(cfg, store_for)
+    return _refresher(cfg, store_for)
+
+
+def test_feed_source_with_fulltext_stores_every_article(site: NewsServer, tmp_path: Path,
+                                                        store_for) -> None:
+    names = serve_sample_site(site)
+    r = _fulltext_feed(site, tmp_path, store_for)
     [result] = r.refresh()
     assert result.outcome == "new" and result.new == len(names), result
     arts = {a.url: a for a in r.store.latest(100)}
@@ -366,15 +371,7 @@ def test_fulltext_feed_edits_update_the_article_at_the_next_refresh(
                 "</channel></rss>")
 
     site.add("/feed.xml", rss, ctype="application/rss+xml")
-    cfg = config_mod.load(write_config(tmp_path, f"""
-        [[source]]
-        id = "news"
-        kind = "feed"
-        url = "{site.url('/feed.xml')}"
-        fulltext = true
-        timezone = "Europe/Kyiv"
-        """))
-    r = _refresher(cfg, store_for)
+    r = _fulltext_feed(site, tmp_path, store_for)
     assert r.refresh()[0].new == 3
     before = {a.url: a for a in r.store.latest(10)}
     edited, same = (f"{site.base}/news/{slug(n)}" for n in names[:2])

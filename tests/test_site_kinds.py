@@ -7,54 +7,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import EXPECTED, NewsServer, serve_sample_site, slug, write_config
+from conftest import EXPECTED, NewsServer, serve_sample_site, slug
+from kinds import NAMES, NS, page_hits, page_urls, refresher, source, stored, url_entry, urlset
 
-from feedsvc import config as config_mod
-from feedsvc.refresh import Refresher
 from feedsvc.sources import looks_like_article
-
-NAMES = sorted(EXPECTED)
-NS = ('xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
-      'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9" '
-      'xmlns:image="http://www.google.com/schemas/sitemap-image/1.1"')
-
-
-def _refresher(tmp_path: Path, store_for, sources: str, fetch: str = "") -> Refresher:  # noqa: ANN001
-    cfg = config_mod.load(write_config(tmp_path, sources, fetch=fetch))
-    return Refresher(cfg, store_for(cfg))
-
-
-def _source(kind: str, url: str, extra: str = "") -> str:
-    return f"""
-        [[source]]
-        id = "src"
-        kind = "{kind}"
-        url = "{url}"
-        timezone = "Europe/Kyiv"
-        fulltext = true
-        {extra}
-        """
-
-
-def _urlset(items: list[str]) -> str:
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset {NS}>{"".join(items)}</urlset>'
-
-
-def _url(loc: str, lastmod: str | None = None, news: str = "") -> str:
-    mod = f"<lastmod>{lastmod}</lastmod>" if lastmod else ""
-    return f"<url><loc>{loc}</loc>{mod}{news}</url>"
-
-
-def _page_urls(site: NewsServer, names: list[str]) -> set[str]:
-    return {f"{site.base}/news/{slug(n)}" for n in names}
-
-
-def _stored(r: Refresher) -> set[str]:
-    return {a.url for a in r.store.latest(500)}
-
-
-def _page_hits(site: NewsServer) -> list[str]:
-    return [p for p, _ in site.requests if p.startswith("/news/")]
 
 
 # -- site -----------------------------------------------------------------------------
@@ -65,19 +21,19 @@ def test_site_uses_its_own_feed(site: NewsServer, tmp_path: Path, store_for) -> 
 <link rel="alternate" hreflang="uk" href="/uk/">
 <link rel="alternate" type="application/rss+xml" title="Sample News" href="/feed.xml">
 </head><body><div><a href="/news/{slug(NAMES[9])}">Not in the feed</a></div></body></html>""")
-    r = _refresher(tmp_path, store_for, _source("site", site.url("/")))
+    r = refresher(tmp_path, store_for, source("site", site.url("/")))
     [first] = r.refresh()
     assert first.new == 5, first
-    assert _stored(r) == _page_urls(site, names)
+    assert stored(r) == page_urls(site, names)
     assert all("<p>" in a.content_html for a in r.store.latest(10))  # fulltext = true
     assert site.hits("/comments/feed/") == 0 and site.hits(f"/news/{slug(NAMES[9])}") == 0
 
-    pages = len(_page_hits(site))
+    pages = len(page_hits(site))
     [second] = r.refresh()
     assert second.outcome == "unchanged" and second.new == 0, second
     feed_req = [h for p, h in site.requests if p == "/feed.xml"][-1]
     assert feed_req.get("If-None-Match") == '"feed-1"'  # the feed's own validator
-    assert len(_page_hits(site)) == pages
+    assert len(page_hits(site)) == pages
 
 
 def test_site_uses_robots_sitemaps_without_a_feed(site: NewsServer, tmp_path: Path,
@@ -91,18 +47,18 @@ def test_site_uses_robots_sitemaps_without_a_feed(site: NewsServer, tmp_path: Pa
              f"<sitemap><loc>{site.base}/post-sitemap.xml</loc></sitemap>"
              f"<sitemap><loc>{site.base}/category-sitemap.xml</loc></sitemap>"
              "</sitemapindex>", ctype="application/xml", headers={"ETag": '"idx-1"'})
-    site.add("/post-sitemap.xml", _urlset(
-        [_url(u) for u in sorted(_page_urls(site, names))]
-        + [_url(f"{site.base}/about-us/"), _url(f"{site.base}/tag/kharkiv/"),
-           _url(f"{site.base}/wp-content/uploads/2026/11/photo.jpg"),
-           _url("https://elsewhere.example/news/some-other-site-story")]),
+    site.add("/post-sitemap.xml", urlset(
+        [url_entry(u) for u in sorted(page_urls(site, names))]
+        + [url_entry(f"{site.base}/about-us/"), url_entry(f"{site.base}/tag/kharkiv/"),
+           url_entry(f"{site.base}/wp-content/uploads/2026/11/photo.jpg"),
+           url_entry("https://elsewhere.example/news/some-other-site-story")]),
              ctype="application/xml")
-    site.add("/category-sitemap.xml", _urlset([_url(f"{site.base}/category/news/")]),
+    site.add("/category-sitemap.xml", urlset([url_entry(f"{site.base}/category/news/")]),
              ctype="application/xml")
-    r = _refresher(tmp_path, store_for, _source("site", site.url("/")))
+    r = refresher(tmp_path, store_for, source("site", site.url("/")))
     [first] = r.refresh()
     assert first.new == 4 and first.skipped == 0, first
-    assert _stored(r) == _page_urls(site, names)
+    assert stored(r) == page_urls(site, names)
     for path in ("/category-sitemap.xml", "/about-us/", "/tag/kharkiv/",
                  f"/news/{slug(NAMES[9])}"):
         assert site.hits(path) == 0, path
@@ -139,10 +95,10 @@ def test_site_falls_back_to_article_links_on_the_page(site: NewsServer, tmp_path
 </footer></body></html>"""
 
     site.add("/", home(), headers={"ETag": '"home-1"'})
-    r = _refresher(tmp_path, store_for, _source("site", site.url("/")))
+    r = refresher(tmp_path, store_for, source("site", site.url("/")))
     [first] = r.refresh()
     assert first.new == 4 and first.skipped == 0, first
-    assert _stored(r) == {f"{site.base}/news/{s}" for s in (a, b, c, d)}
+    assert stored(r) == {f"{site.base}/news/{s}" for s in (a, b, c, d)}
     requested = {p for p, _ in site.requests}
     assert requested == {"/", "/robots.txt"} | {f"/news/{s}" for s in (a, b, c, d)}
     broken = next(x for x in r.store.latest(10) if x.url.endswith(slug(NAMES[6])))
@@ -168,7 +124,7 @@ def test_site_with_nothing_to_read_is_a_clear_error(site: NewsServer, tmp_path: 
                                                     store_for) -> None:
     site.add("/", "<html><head><title>Parked</title></head><body><p>Soon</p>"
                   '<a href="/about">About</a></body></html>')
-    r = _refresher(tmp_path, store_for, _source("site", site.url("/")))
+    r = refresher(tmp_path, store_for, source("site", site.url("/")))
     [result] = r.refresh()
     assert result.outcome == "error"
     assert "no feed link, no robots.txt sitemap" in (result.error or "")

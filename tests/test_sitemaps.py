@@ -10,86 +10,42 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import EXPECTED, NewsServer, serve_sample_site, slug, write_config
+from conftest import EXPECTED, NewsServer, serve_sample_site, slug
+from kinds import NAMES, NS, page_hits, page_urls, refresher, source, stored, url_entry, urlset
 
-from feedsvc import config as config_mod
-from feedsvc.refresh import Refresher
 from feedsvc.sources import MAX_NEW
-
-NAMES = sorted(EXPECTED)
-NS = ('xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
-      'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9" '
-      'xmlns:image="http://www.google.com/schemas/sitemap-image/1.1"')
-
-
-def _refresher(tmp_path: Path, store_for, sources: str, fetch: str = "") -> Refresher:  # noqa: ANN001
-    cfg = config_mod.load(write_config(tmp_path, sources, fetch=fetch))
-    return Refresher(cfg, store_for(cfg))
-
-
-def _source(kind: str, url: str, extra: str = "") -> str:
-    return f"""
-        [[source]]
-        id = "src"
-        kind = "{kind}"
-        url = "{url}"
-        timezone = "Europe/Kyiv"
-        fulltext = true
-        {extra}
-        """
-
-
-def _urlset(items: list[str]) -> str:
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset {NS}>{"".join(items)}</urlset>'
-
-
-def _url(loc: str, lastmod: str | None = None, news: str = "") -> str:
-    mod = f"<lastmod>{lastmod}</lastmod>" if lastmod else ""
-    return f"<url><loc>{loc}</loc>{mod}{news}</url>"
-
-
-def _page_urls(site: NewsServer, names: list[str]) -> set[str]:
-    return {f"{site.base}/news/{slug(n)}" for n in names}
-
-
-def _stored(r: Refresher) -> set[str]:
-    return {a.url for a in r.store.latest(500)}
-
-
-def _page_hits(site: NewsServer) -> list[str]:
-    return [p for p, _ in site.requests if p.startswith("/news/")]
 
 
 # -- sitemap --------------------------------------------------------------------------
 def test_sitemap_urlset_stores_pages_and_rereads_conditionally(site: NewsServer, tmp_path: Path,
                                                               store_for) -> None:
     names = serve_sample_site(site, NAMES[:5])
-    items = [_url(f"{site.base}/news/{slug(n)}", EXPECTED[n]["published"]) for n in names]
-    site.add("/sitemap.xml", _urlset(items), ctype="application/xml",
+    items = [url_entry(f"{site.base}/news/{slug(n)}", EXPECTED[n]["published"]) for n in names]
+    site.add("/sitemap.xml", urlset(items), ctype="application/xml",
              headers={"ETag": '"sm-1"'})
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.xml")))
+    r = refresher(tmp_path, store_for, source("sitemap", site.url("/sitemap.xml")))
     [first] = r.refresh()
     assert first.outcome == "new" and first.new == 5, first
-    assert _stored(r) == _page_urls(site, names)
+    assert stored(r) == page_urls(site, names)
     art = next(a for a in r.store.latest(10) if a.url.endswith(slug(names[0])))
     assert art.title == EXPECTED[names[0]]["title"] and "<p>" in art.content_html
 
-    pages = len(_page_hits(site))
+    pages = len(page_hits(site))
     [second] = r.refresh()
     assert second.outcome == "unchanged", second
     assert site.requests[-1] == ("/sitemap.xml", site.requests[-1][1])
     assert site.requests[-1][1].get("If-None-Match") == '"sm-1"'
-    assert len(_page_hits(site)) == pages  # nothing fetched again
+    assert len(page_hits(site)) == pages  # nothing fetched again
     assert r.store.source_state("src").not_modified == 1
 
 
 def test_text_sitemap_is_one_url_a_line(site: NewsServer, tmp_path: Path, store_for) -> None:
     names = serve_sample_site(site, NAMES[:2])
-    site.add("/sitemap.txt", "\n".join(sorted(_page_urls(site, names))) + "\n",
+    site.add("/sitemap.txt", "\n".join(sorted(page_urls(site, names))) + "\n",
              ctype="text/plain")
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.txt")))
+    r = refresher(tmp_path, store_for, source("sitemap", site.url("/sitemap.txt")))
     [result] = r.refresh()
-    assert result.new == 2 and _stored(r) == _page_urls(site, names)
+    assert result.new == 2 and stored(r) == page_urls(site, names)
 
 
 def test_news_sitemap_fills_in_what_the_page_lacks(site: NewsServer, tmp_path: Path,
@@ -104,16 +60,16 @@ def test_news_sitemap_fills_in_what_the_page_lacks(site: NewsServer, tmp_path: P
                 f"<news:title>{title}</news:title>"
                 f"<news:keywords>{keywords}</news:keywords></news:news>")
 
-    site.add("/news-sitemap.xml", _urlset([
-        _url(f"{site.base}/news/{slug(dated)}",
+    site.add("/news-sitemap.xml", urlset([
+        url_entry(f"{site.base}/news/{slug(dated)}",
              news="" + news("2026-11-01T00:00:00Z", "Sitemap title")),
-        _url(f"{site.base}/news/{slug(undated)}",
+        url_entry(f"{site.base}/news/{slug(undated)}",
              news=news("2026-11-24T18:30:00+02:00", "Bookshops", "Books, Kyiv , ")
              + f"<image:image><image:loc>{site.base}/img/shop.jpg</image:loc></image:image>"),
-        _url(f"{site.base}/news/{slug(naive)}",
+        url_entry(f"{site.base}/news/{slug(naive)}",
              news=news("2026-11-24T12:00:00", "Park")),  # no offset: the source's zone
     ]), ctype="application/xml")
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/news-sitemap.xml")))
+    r = refresher(tmp_path, store_for, source("sitemap", site.url("/news-sitemap.xml")))
     [result] = r.refresh()
     assert result.new == 3, result
     arts = {a.url.rsplit("/", 1)[1]: a for a in r.store.latest(10)}
@@ -134,10 +90,10 @@ def test_sitemap_index_follows_children_including_gzipped(site: NewsServer, tmp_
                                                          store_for) -> None:
     names = serve_sample_site(site, NAMES[:6])
     plain, zipped = names[:3], names[3:]
-    site.add("/sitemaps/a.xml", _urlset([_url(f"{site.base}/news/{slug(n)}") for n in plain]),
+    site.add("/sitemaps/a.xml", urlset([url_entry(f"{site.base}/news/{slug(n)}") for n in plain]),
              ctype="application/xml")
-    site.add("/sitemaps/b.xml.gz", gzip.compress(_urlset(
-        [_url(f"{site.base}/news/{slug(n)}") for n in zipped]).encode()),
+    site.add("/sitemaps/b.xml.gz", gzip.compress(urlset(
+        [url_entry(f"{site.base}/news/{slug(n)}") for n in zipped]).encode()),
              ctype="application/x-gzip")
     site.add("/sitemap-index.xml", f'<?xml version="1.0"?><sitemapindex {NS}>'
              f"<sitemap><loc>{site.base}/sitemaps/a.xml</loc>"
@@ -145,9 +101,9 @@ def test_sitemap_index_follows_children_including_gzipped(site: NewsServer, tmp_
              "<sitemap><loc>/sitemaps/b.xml.gz</loc><lastmod>2026-11-24</lastmod></sitemap>"
              f"<sitemap><loc>{site.base}/sitemaps/missing.xml</loc></sitemap>"
              "</sitemapindex>", ctype="application/xml")
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap-index.xml")))
+    r = refresher(tmp_path, store_for, source("sitemap", site.url("/sitemap-index.xml")))
     [result] = r.refresh()
-    assert result.new == 6 and _stored(r) == _page_urls(site, names)
+    assert result.new == 6 and stored(r) == page_urls(site, names)
     # A missing child is noted, not fatal; the newest child was read first.
     assert result.skipped == 1 and "missing.xml" in (result.error or "")
     order = [p for p, _ in site.requests if p.startswith("/sitemaps/")]
@@ -159,7 +115,7 @@ def test_gzip_bomb_is_capped_at_max_bytes(site: NewsServer, tmp_path: Path,
     bomb = gzip.compress(b"<urlset>" + b" " * 3_000_000 + b"</urlset>")
     assert len(bomb) < 10_000
     site.add("/sitemap.xml.gz", bomb, ctype="application/x-gzip")
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.xml.gz")),
+    r = refresher(tmp_path, store_for, source("sitemap", site.url("/sitemap.xml.gz")),
                    fetch='max_bytes = "1MB"')
     [result] = r.refresh()
     assert result.outcome == "error" and "exceeds max_bytes" in (result.error or "")
@@ -182,12 +138,12 @@ def test_huge_sitemap_fetches_only_the_newest_batch(site: NewsServer, tmp_path: 
     start = datetime(2026, 10, 1, tzinfo=UTC)
     when = [start + timedelta(minutes=i) for i in range(total)]
     # Oldest first in the document: the reader must sort, not take the head.
-    body = _urlset([_url(f"{site.base}/a/story-{i}", when[i].strftime("%Y-%m-%dT%H:%M:%SZ"))
+    body = urlset([url_entry(f"{site.base}/a/story-{i}", when[i].strftime("%Y-%m-%dT%H:%M:%SZ"))
                     for i in range(total)]).encode()
     site.add("/sitemap.xml", body, ctype="application/xml", headers={"ETag": '"big-1"'})
     for i in range(total - 2 * MAX_NEW, total):
         site.add(f"/a/story-{i}", _tiny_page(site.base, i, when[i]))
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.xml"),
+    r = refresher(tmp_path, store_for, source("sitemap", site.url("/sitemap.xml"),
                                                 '[source.select]\ncontent = ".body"'),
                    fetch='max_bytes = "20MB"')
 
@@ -196,7 +152,7 @@ def test_huge_sitemap_fetches_only_the_newest_batch(site: NewsServer, tmp_path: 
     took = time.monotonic() - started
     assert first.new == MAX_NEW and first.skipped == 0, first
     newest = {f"{site.base}/a/story-{i}" for i in range(total - MAX_NEW, total)}
-    assert _stored(r) == newest
+    assert stored(r) == newest
     assert sum(1 for p, _ in site.requests if p.startswith("/a/")) == MAX_NEW
     assert took < 30, f"{took:.1f}s"  # a few seconds here; generous for slow machines
 
@@ -226,9 +182,9 @@ MALFORMED = [
 def test_malformed_sitemap_is_a_clear_error_and_loses_nothing(site: NewsServer, tmp_path: Path,
                                                              store_for) -> None:
     names = serve_sample_site(site, NAMES[:3])
-    site.add("/sitemap.xml", _urlset([_url(u) for u in sorted(_page_urls(site, names))]),
+    site.add("/sitemap.xml", urlset([url_entry(u) for u in sorted(page_urls(site, names))]),
              ctype="application/xml")
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.xml")))
+    r = refresher(tmp_path, store_for, source("sitemap", site.url("/sitemap.xml")))
     assert r.refresh()[0].new == 3
 
     for n, (body, ctype, message) in enumerate(MALFORMED, 1):
@@ -264,7 +220,7 @@ def test_xxe_and_entity_tricks_leak_nothing(site: NewsServer, tmp_path: Path,
     <news:title>&xxe;&lol3;</news:title><news:keywords>&ssrf;</news:keywords>
   </news:news></url>
 </urlset>""", ctype="application/xml")
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.xml")))
+    r = refresher(tmp_path, store_for, source("sitemap", site.url("/sitemap.xml")))
     [result] = r.refresh()
     assert result.new == 1, result
     assert site.hits("/secret") == 0  # no request made by the XML parser
@@ -286,9 +242,9 @@ def test_article_with_malformed_jsonld_is_still_stored(site: NewsServer, tmp_pat
 </head><body><article><h1>Broken JSON-LD story</h1>
 <p>The structured data of this page is cut off, the article is not.</p></article>
 </body></html>""")
-    site.add("/sitemap.xml", _urlset([_url(f"{site.base}/news/broken-json-ld-story")]),
+    site.add("/sitemap.xml", urlset([url_entry(f"{site.base}/news/broken-json-ld-story")]),
              ctype="application/xml")
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.xml")))
+    r = refresher(tmp_path, store_for, source("sitemap", site.url("/sitemap.xml")))
     [result] = r.refresh()
     assert result.new == 1 and result.skipped == 0, result
     [art] = r.store.latest(10)
@@ -305,11 +261,11 @@ def test_sitemap_urls_do_not_override_the_pages_canonical_identity(
     when = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
     for i in range(3):  # the server answers /a/story-i whatever the query
         site.add(f"/a/story-{i}", _tiny_page(site.base, i, when + timedelta(hours=i)))
-    site.add("/sitemap.xml", _urlset([_url(f"{site.base}/a/story-{i}?src=sitemap")
+    site.add("/sitemap.xml", urlset([url_entry(f"{site.base}/a/story-{i}?src=sitemap")
                                       for i in range(3)]), ctype="application/xml")
     site.add("/latest", "".join(f'<article><h2><a href="/a/story-{i}">S</a></h2></article>'
                                 for i in range(3)))
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.xml")) + f"""
+    r = refresher(tmp_path, store_for, source("sitemap", site.url("/sitemap.xml")) + f"""
         [[source]]
         id = "listing"
         kind = "html"
@@ -326,7 +282,7 @@ def test_sitemap_urls_do_not_override_the_pages_canonical_identity(
 
     # The listed URLs are known now: a changed sitemap fetches no page again.
     pages = len([p for p, _ in site.requests if p.startswith("/a/")])
-    site.add("/sitemap.xml", _urlset([_url(f"{site.base}/a/story-{i}?src=sitemap",
+    site.add("/sitemap.xml", urlset([url_entry(f"{site.base}/a/story-{i}?src=sitemap",
                                            "2026-11-25") for i in range(3)]),
              ctype="application/xml")
     assert [x.outcome for x in r.refresh()] == ["unchanged", "unchanged"]
@@ -341,12 +297,12 @@ def test_sitemap_documents_parse_to_entries_and_children() -> None:
     from feedsvc.sources import sitemapdoc
 
     kyiv = ZoneInfo("Europe/Kyiv")
-    doc = sitemapdoc.parse(_urlset([
-        _url("https://n.example/a?utm_source=x", "2026-11-20T10:00:00"),
-        _url("https://n.example/b", news="<news:news><news:publication_date>2026-11-21"
+    doc = sitemapdoc.parse(urlset([
+        url_entry("https://n.example/a?utm_source=x", "2026-11-20T10:00:00"),
+        url_entry("https://n.example/b", news="<news:news><news:publication_date>2026-11-21"
              "T10:00:00Z</news:publication_date><news:title>B &amp; C</news:title>"
              "<news:keywords>x, y</news:keywords></news:news>"),
-        _url("https://n.example/c")]).encode(), "https://n.example/s.xml", tz=kyiv,
+        url_entry("https://n.example/c")]).encode(), "https://n.example/s.xml", tz=kyiv,
         max_bytes=10**6)
     assert not doc.is_index
     a, b, c = doc.entries

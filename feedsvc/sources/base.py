@@ -9,12 +9,13 @@ raise (``FetchError``, ``ParseError``…); per-article failures travel as ``fail
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from feedsvc.config import Config
-from feedsvc.fetch import Fetcher
-from feedsvc.types import ArticleData, PageCheck, Validators
+from feedsvc.fetch import Fetcher, Response
+from feedsvc.types import ArticleData, PageCheck, SourceState, Validators
 
 FEED_ACCEPT = ("application/atom+xml, application/rss+xml, application/feed+json, "
                "application/json;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5")
@@ -61,5 +62,19 @@ class Found:
     listing: Listing | None = None  # set on the source's last piece
 
 
-def failures(items: Iterable[str]) -> Found:
-    return Found(failures=tuple(items))
+def get_document(url: str, state: SourceState, ctx: Context,
+                 accept: str) -> tuple[Response, Listing]:
+    """GET the source's own document, conditionally with the validators that belong to
+    it; the response and the listing to keep (its validators, or the old ones)."""
+    sent = (state.validators or Validators(url)).for_url(url)
+    resp = ctx.fetcher.get(url, etag=sent.etag, last_modified=sent.last_modified,
+                           accept=accept)
+    if resp.not_modified:
+        return resp, Listing(sent, not_modified=True)
+    return resp, Listing(Validators(url, resp.headers.get("etag") or sent.etag,
+                                    resp.headers.get("last-modified") or sent.last_modified))
+
+
+def fill_in(article: ArticleData, **fallbacks: Any) -> ArticleData:
+    """``article`` with each named field it lacks (empty) taken from ``fallbacks``."""
+    return replace(article, **{k: getattr(article, k) or v for k, v in fallbacks.items()})

@@ -24,20 +24,16 @@ from feedsvc.errors import FeedsvcError, ParseError
 from feedsvc.fetch import RetryLater
 from feedsvc.sanitize import clean_html
 from feedsvc.sources import pages
-from feedsvc.sources.base import FEED_ACCEPT, Context, Found, Listing
+from feedsvc.sources.base import FEED_ACCEPT, Context, Found, Listing, fill_in, get_document
 from feedsvc.text import clean_text
 from feedsvc.types import ArticleData, PageCheck, SourceState, Validators
 
 
 def read(src: SourceConfig, state: SourceState, ctx: Context) -> Iterator[Found]:
-    validators = (state.validators or Validators(src.url)).for_url(src.url)
-    resp = ctx.fetcher.get(src.url, etag=validators.etag,
-                           last_modified=validators.last_modified, accept=FEED_ACCEPT)
+    resp, listing = get_document(src.url, state, ctx, FEED_ACCEPT)
     if resp.not_modified:
-        yield Found(listing=Listing(validators, not_modified=True))
+        yield Found(listing=listing)
         return
-    got = Validators(src.url, resp.headers.get("etag") or validators.etag,
-                     resp.headers.get("last-modified") or validators.last_modified)
     parsed = feedparser.parse(resp.body, response_headers={
         "content-location": resp.url, "content-type": resp.headers.get("content-type", ""),
     })
@@ -57,14 +53,14 @@ def read(src: SourceConfig, state: SourceState, ctx: Context) -> Iterator[Found]
             items.setdefault(item.url, item)
     if not src.fulltext:
         yield Found(articles=tuple(items.values()), failures=tuple(failures),
-                    listing=Listing(got))
+                    listing=listing)
         return
     yield Found(failures=tuple(failures))
-    yield from _fulltext(src, items, ctx, got)
+    yield from _fulltext(src, items, ctx, listing)
 
 
 def _fulltext(src: SourceConfig, items: dict[str, ArticleData], ctx: Context,
-              got: Validators) -> Iterator[Found]:
+              listing: Listing) -> Iterator[Found]:
     """New entries with their page's full text; known ones with the feed's edits."""
     known = ctx.known(list(items))
     stored = ctx.stored([known[u] for u in items if u in known])
@@ -89,7 +85,7 @@ def _fulltext(src: SourceConfig, items: dict[str, ArticleData], ctx: Context,
             yield Found(articles=(merge(item, page.article),),
                         checks=(PageCheck(item.url, page.validators),))
     # Pages the host asked us to wait for are fetched next time: read the feed in full.
-    yield Found(listing=Listing(None if waiting else got))
+    yield Found(listing=Listing() if waiting else listing)
 
 
 def entry_data(entry: feedparser.FeedParserDict, base: str, tz: ZoneInfo) -> ArticleData:
@@ -138,17 +134,10 @@ def merge(item: ArticleData, page: ArticleData) -> ArticleData:
     with the page's full text; the page's values where the feed has none, and the
     other way round."""
     return replace(
-        page,
-        url=item.url,
-        title=item.title or page.title,
-        summary=item.summary or page.summary,
-        published=page.published or item.published,
-        updated=page.updated or item.updated,
-        authors=page.authors or item.authors,
-        content_html=page.content_html or item.content_html,
-        image=page.image or item.image,
-        categories=page.categories or item.categories,
-    )
+        fill_in(page, published=item.published, updated=item.updated, authors=item.authors,
+                content_html=item.content_html, image=item.image,
+                categories=item.categories),
+        url=item.url, title=item.title or page.title, summary=item.summary or page.summary)
 
 
 def keep_feed_words(page: ArticleData, stored: ArticleData | None) -> ArticleData:

@@ -12,20 +12,23 @@ from feedsvc import urls
 from feedsvc.config import SourceConfig
 from feedsvc.errors import ParseError
 from feedsvc.extract import decode, parse_html
-from feedsvc.sources.base import HTML_ACCEPT, MAX_LINKS, Context, Found, Listing
+from feedsvc.sources.base import (
+    HTML_ACCEPT,
+    MAX_LINKS,
+    Context,
+    Found,
+    Listing,
+    get_document,
+)
 from feedsvc.sources.pages import fetch_new
-from feedsvc.types import SourceState, Validators
+from feedsvc.types import SourceState
 
 
 def read(src: SourceConfig, state: SourceState, ctx: Context) -> Iterator[Found]:
-    validators = (state.validators or Validators(src.url)).for_url(src.url)
-    resp = ctx.fetcher.get(src.url, etag=validators.etag,
-                           last_modified=validators.last_modified, accept=HTML_ACCEPT)
+    resp, listing = get_document(src.url, state, ctx, HTML_ACCEPT)
     if resp.not_modified:
-        yield Found(listing=Listing(validators, not_modified=True))
+        yield Found(listing=listing)
         return
-    got = Validators(src.url, resp.headers.get("etag") or validators.etag,
-                     resp.headers.get("last-modified") or validators.last_modified)
     doc = parse_html(decode(resp.body, resp.charset), resp.url)
     links: list[str] = []
     for a in doc.cssselect(src.links or "a"):
@@ -40,4 +43,4 @@ def read(src: SourceConfig, state: SourceState, ctx: Context) -> Iterator[Found]
     if not links:
         raise ParseError(resp.url, f"no article links match selector {src.links!r}")
     left = yield from fetch_new(src, links, ctx)
-    yield Found(listing=Listing(None if left else got))
+    yield Found(listing=Listing() if left else listing)

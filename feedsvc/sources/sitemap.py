@@ -19,14 +19,21 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from feedsvc.config import SourceConfig
 from feedsvc.errors import FeedsvcError, FetchError
 from feedsvc.fetch import RetryLater
 from feedsvc.sources import sitemapdoc
-from feedsvc.sources.base import MAX_NEW, SITEMAP_ACCEPT, Context, Found, Listing
+from feedsvc.sources.base import (
+    MAX_NEW,
+    SITEMAP_ACCEPT,
+    Context,
+    Found,
+    Listing,
+    fill_in,
+)
 from feedsvc.sources.pages import fetch_new
 from feedsvc.sources.sitemapdoc import SitemapEntry
 from feedsvc.types import ArticleData, SourceState, Validators
@@ -130,12 +137,5 @@ def walk_sitemaps(tops: list[str], ctx: Context, tz: ZoneInfo, validators: Valid
 def fill(entry: SitemapEntry, page: ArticleData) -> ArticleData:
     """The page (its canonical URL is the identity); the sitemap's values where it has
     none."""
-    return replace(
-        page,
-        title=page.title or entry.title,
-        published=page.published or entry.published,
-        updated=page.updated or entry.lastmod,
-        language=page.language or entry.language,
-        image=page.image or entry.image,
-        tags=page.tags or entry.keywords,
-    )
+    return fill_in(page, title=entry.title, published=entry.published, updated=entry.lastmod,
+                   language=entry.language, image=entry.image, tags=entry.keywords)
