@@ -2,10 +2,10 @@
 
 ``sources.read`` (fetch/extract, piece by piece) → classify (topics) → save (store),
 per source, with the source's fetch state and back-off kept in the store. Articles are
-saved while the next pages are fetched (:class:`_Saver`, a thread taking whatever has
-arrived, up to ``SAVE_BATCH`` articles a transaction), so a crash mid-source keeps what
-was fetched and the next run does not fetch it again; the source's own validators are
-written only once it was read to the end. One failing source never stops the others
+saved in batches while the next pages are fetched (:class:`_Saver`, within seconds of
+their arrival), so a crash mid-source keeps what was fetched and the next run does not
+fetch it again; the source's own validators are written only once it was read to the
+end. One failing source never stops the others
 and never loses what is stored: every error ends as that source's ``last_error`` and an
 ``error`` result line.
 """
@@ -36,7 +36,9 @@ MAX_BACKOFF = 6 * 3600.0
 RECHECK_WINDOW = timedelta(days=2)
 RECHECK_EVERY = timedelta(hours=1)
 RECHECK_LIMIT = 20
-SAVE_BATCH = 100  # articles per store transaction
+SAVE_BATCH = 100  # articles per store transaction, at most
+SAVE_IDLE = 0.25  # seconds: a batch is saved once no piece arrived for this long…
+SAVE_EVERY = 2.0  # …or once its first piece is this old
 
 Progress = Callable[[str, int, int], None]  # (source id, done, total)
 
@@ -167,9 +169,10 @@ class _Saved:
 
 
 class _Saver:
-    """Saves a source's pieces on a thread of its own while the source reads on: each
-    transaction takes whatever has arrived (up to ``SAVE_BATCH`` articles), so a slow
-    source saves each page as it comes and a fast one saves in batches."""
+    """Saves a source's pieces on a thread of its own while the source reads on. A
+    transaction takes up to ``SAVE_BATCH`` articles, and is made once pieces stop
+    arriving for ``SAVE_IDLE`` or ``SAVE_EVERY`` after the first: a fast source saves in
+    batches, a slow one (or one stuck on a page) within a fraction of a second."""
 
     def __init__(self, refresher: Refresher, src: SourceConfig) -> None:
         self.refresher, self.src = refresher, src
@@ -198,12 +201,17 @@ class _Saver:
         closed = False
         while not closed:
             batch = [self.queue.get()]
-            while batch[-1] is not None and sum(len(f.articles) for f in batch
-                                                if f) < SAVE_BATCH:
+            due = time.monotonic() + SAVE_EVERY
+            count = len(batch[0].articles) if batch[0] else 0
+            while batch[-1] is not None and count < SAVE_BATCH:
+                wait = min(SAVE_IDLE, due - time.monotonic())
+                if wait <= 0:
+                    break
                 try:
-                    batch.append(self.queue.get_nowait())
+                    batch.append(self.queue.get(timeout=wait))
                 except queue.Empty:
                     break
+                count += len(batch[-1].articles) if batch[-1] else 0
             closed = batch[-1] is None
             if self.error is None:  # after an error, drain without saving
                 try:
