@@ -4,7 +4,7 @@
 header, nav, footer, JSON-LD ``NewsArticle`` with ``datePublished``, OpenGraph and
 ``article:*`` meta, 5–15 paragraphs in ``<article><div class="article-body">``, a
 "Read also" aside, share widgets, lazy images, inline styles and scripts inflating the
-size) plus listings of at most ``per_listing`` links each (``feedsvc.sources.MAX_LINKS``
+size) plus listings of at most ``per_listing`` links each (``feedsvc.sources.base.MAX_LINKS``
 is 500), deterministically (seeded).
 
 ``python bench/ingest_site.py FOLDER N PER_LISTING`` binds 127.0.0.1:0, generates the

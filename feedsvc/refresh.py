@@ -1,24 +1,30 @@
 """One refresh pass: the handler that joins the stages for each source.
 
-``collect`` (sources/fetch/extract) → classify (topics) → ``save`` (store), per
-source, with the source's fetch state and back-off kept in the store. One failing
-source never stops the others and never loses what is stored: every error ends as that
-source's ``last_error`` and an ``error`` result line.
+``sources.read`` (fetch/extract, piece by piece) → classify (topics) → save (store),
+per source, with the source's fetch state and back-off kept in the store. Articles are
+saved in batches while the next pages are fetched (:class:`_Saver`, within seconds of
+their arrival), so a crash mid-source keeps what was fetched and the next run does not
+fetch it again; the source's own validators are written only once it was read to the
+end. One failing source never stops the others
+and never loses what is stored: every error ends as that source's ``last_error`` and an
+``error`` result line.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from feedsvc import clock, metrics
 from feedsvc.config import Config, SourceConfig
 from feedsvc.errors import FeedsvcError, FetchError
 from feedsvc.fetch import Fetcher, RetryLater
-from feedsvc.sources import Collected, Context, collect
+from feedsvc.sources import Context, Found, Listing, read
 from feedsvc.store import Store
 from feedsvc.topics import Classifier
 from feedsvc.types import SourceResult, SourceState
@@ -30,7 +36,9 @@ MAX_BACKOFF = 6 * 3600.0
 RECHECK_WINDOW = timedelta(days=2)
 RECHECK_EVERY = timedelta(hours=1)
 RECHECK_LIMIT = 20
-SAVE_BATCH = 100  # articles per store transaction
+SAVE_BATCH = 100  # articles per store transaction, at most
+SAVE_IDLE = 0.25  # seconds: a batch is saved once no piece arrived for this long…
+SAVE_EVERY = 2.0  # …or once its first piece is this old
 
 Progress = Callable[[str, int, int], None]  # (source id, done, total)
 
@@ -77,51 +85,51 @@ class Refresher:
         ctx = Context(config=self.config, fetcher=self.fetcher, known=self.store.known_urls,
                       due=lambda source_id: self.store.due_for_recheck(
                           source_id, since=clock.now() - RECHECK_WINDOW, every=RECHECK_EVERY,
-                          limit=RECHECK_LIMIT))
+                          limit=RECHECK_LIMIT),
+                      stored=self.store.article_data)
+        saver = _Saver(self, src)
+        listing = Listing(fetched=False)
         try:
-            got = collect(src, state, ctx)
-            result = self._store(src, got, started)
+            try:
+                for found in read(src, state, ctx):
+                    saver.put(found)
+                    listing = found.listing or listing
+            finally:
+                done = saver.close()  # what was read is saved, even when reading failed
+            result = self._result(src, done, started)
         except Exception as e:  # one source's failure must never stop the others
             return self._failed(src, state, e, started)
         self.store.put_source_state(replace(
-            state, etag=got.etag, last_modified=got.last_modified, last_attempt=now,
+            state, validators=listing.validators, last_attempt=now,
             last_success=clock.now(), last_error=None, last_status=None, failures=0,
-            fetches=state.fetches + (1 if got.fetched else 0),
-            not_modified=state.not_modified + (1 if got.not_modified else 0),
+            fetches=state.fetches + (1 if listing.fetched else 0),
+            not_modified=state.not_modified + (1 if listing.not_modified else 0),
             next_run=None,
         ))
-        metrics.FETCHES.labels(src.id, "not_modified" if got.not_modified else "ok").inc()
+        metrics.FETCHES.labels(src.id, "not_modified" if listing.not_modified else "ok").inc()
         metrics.FETCH_SECONDS.labels(src.id).observe(result.seconds)
         for outcome in ("new", "updated"):
             if getattr(result, outcome):
                 metrics.ARTICLES.labels(src.id, outcome).inc(getattr(result, outcome))
         log.info("refresh source=%s outcome=%s new=%d updated=%d unchanged=%d skipped=%d "
                  "not_modified=%s seconds=%.2f", src.id, result.outcome, result.new,
-                 result.updated, result.unchanged, result.skipped, got.not_modified,
+                 result.updated, result.unchanged, result.skipped, listing.not_modified,
                  result.seconds)
-        for failure in got.failures:
+        for failure in done.failures:
             log.warning("article source=%s skipped=%r", src.id, failure)
         if result.changed_feeds and self.on_changed:
             self.on_changed(result.changed_feeds)
         return result
 
-    def _store(self, src: SourceConfig, got: Collected, started: float) -> SourceResult:
-        counts = {"new": 0, "updated": 0, "unchanged": 0}
-        feeds: set[str] = set()
-        items = [(art, self.classifier.classify(art, (src.id,))) for art in got.articles]
-        for i in range(0, len(items), SAVE_BATCH):
-            for saved in self.store.save_many(src.id, items[i:i + SAVE_BATCH]):
-                counts[saved.outcome] += 1
-                feeds |= saved.feeds
-        if got.known:
-            feeds |= self.store.attach(src.id, got.known)
-        self.store.mark_checked_many(got.checked)
+    @staticmethod
+    def _result(src: SourceConfig, done: _Saved, started: float) -> SourceResult:
+        counts = done.counts
         outcome = "new" if counts["new"] else "updated" if counts["updated"] else "unchanged"
         return SourceResult(
             src.id, outcome, new=counts["new"], updated=counts["updated"],
-            unchanged=counts["unchanged"], skipped=len(got.failures),
-            seconds=time.monotonic() - started, changed_feeds=frozenset(feeds),
-            error="; ".join(got.failures[:3]) if got.failures else None,
+            unchanged=counts["unchanged"], skipped=len(done.failures),
+            seconds=time.monotonic() - started, changed_feeds=frozenset(done.feeds),
+            error="; ".join(done.failures[:3]) if done.failures else None,
         )
 
     def _failed(self, src: SourceConfig, state: SourceState, e: Exception,
@@ -148,3 +156,77 @@ class Refresher:
                     "error=%r", src.id, status, failures, wait, message)
         return SourceResult(src.id, "error", error=message, status=status,
                             seconds=time.monotonic() - started)
+
+
+@dataclass
+class _Saved:
+    """What a source's saver did (its thread's own tally)."""
+
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"new": 0, "updated": 0, "unchanged": 0})
+    feeds: set[str] = field(default_factory=set)
+    failures: list[str] = field(default_factory=list)
+
+
+class _Saver:
+    """Saves a source's pieces on a thread of its own while the source reads on. A
+    transaction takes up to ``SAVE_BATCH`` articles, and is made once pieces stop
+    arriving for ``SAVE_IDLE`` or ``SAVE_EVERY`` after the first: a fast source saves in
+    batches, a slow one (or one stuck on a page) within a fraction of a second."""
+
+    def __init__(self, refresher: Refresher, src: SourceConfig) -> None:
+        self.refresher, self.src = refresher, src
+        self.queue: queue.Queue[Found | None] = queue.Queue()
+        self.saved = _Saved()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=f"save-{src.id}", daemon=True)
+        self.thread.start()
+
+    def put(self, found: Found) -> None:
+        if self.error is not None:
+            raise self.error
+        self.saved.failures.extend(found.failures)
+        if found.articles or found.known or found.checks:
+            self.queue.put(found)
+
+    def close(self) -> _Saved:
+        """Wait until everything put is saved; raise the saver's error, if any."""
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.saved
+
+    def _run(self) -> None:
+        closed = False
+        while not closed:
+            batch = [self.queue.get()]
+            due = time.monotonic() + SAVE_EVERY
+            count = len(batch[0].articles) if batch[0] else 0
+            while batch[-1] is not None and count < SAVE_BATCH:
+                wait = min(SAVE_IDLE, due - time.monotonic())
+                if wait <= 0:
+                    break
+                try:
+                    batch.append(self.queue.get(timeout=wait))
+                except queue.Empty:
+                    break
+                count += len(batch[-1].articles) if batch[-1] else 0
+            closed = batch[-1] is None
+            if self.error is None:  # after an error, drain without saving
+                try:
+                    self._save([f for f in batch if f is not None])
+                except BaseException as e:  # noqa: BLE001 - re-raised in the reader
+                    self.error = e
+
+    def _save(self, batch: list[Found]) -> None:
+        store, classifier, sid = self.refresher.store, self.refresher.classifier, self.src.id
+        items = [(art, classifier.classify(art, (sid,))) for f in batch for art in f.articles]
+        if items:
+            for saved in store.save_many(sid, items):
+                self.saved.counts[saved.outcome] += 1
+                self.saved.feeds |= saved.feeds
+        known = list(dict.fromkeys(u for f in batch for u in f.known))
+        if known:
+            self.saved.feeds |= store.attach(sid, known)
+        store.mark_checked_many([c for f in batch for c in f.checks])

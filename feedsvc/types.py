@@ -1,7 +1,9 @@
 """Domain objects, named for the way they travel (frozen; tuples inside).
 
 ``ArticleData`` comes from a source (sources/extract → refresh → store);
-``Article`` comes from the store (store → feeds → render); ``SourceState`` is a
+``Article`` comes from the store (store → feeds → render); ``Validators`` are what a
+conditional GET of one document sends (a source's own document: store ↔ sources; an
+article page: inside ``PageCheck``, store ↔ sources); ``SourceState`` is a
 source's fetch bookkeeping (store ↔ refresh, status page); ``SourceResult`` is what one
 refresh of one source did (refresh → CLI, logs, status); ``Rendering`` is one feed in
 one format as bytes (render cache ↔ store → web).
@@ -57,12 +59,33 @@ class Article:
 
 
 @dataclass(frozen=True)
+class Validators:
+    """What a document answered with, for the next conditional GET of it."""
+
+    url: str  # the document they belong to (never sent for another one)
+    etag: str | None = None  # its ETag header, as sent
+    last_modified: str | None = None  # its Last-Modified header, as sent
+
+    def for_url(self, url: str) -> Validators:
+        """These validators if they belong to ``url``, else none (an unconditional GET)."""
+        return self if self.url == url else Validators(url)
+
+
+@dataclass(frozen=True)
+class PageCheck:
+    """An article page fetched or re-checked for edits (sources → store), or due for
+    a re-check (store → sources)."""
+
+    article_url: str  # the archived article it is (its identity, canonical)
+    validators: Validators  # the page's: ``url`` is where it was (or is to be) fetched
+
+
+@dataclass(frozen=True)
 class SourceState:
     """A source's fetch bookkeeping, kept in the store."""
 
     source_id: str
-    etag: str | None = None  # validators of the source's listing/feed document
-    last_modified: str | None = None
+    validators: Validators | None = None  # of the source's own document (feed, listing…)
     last_attempt: datetime | None = None
     last_success: datetime | None = None
     last_error: str | None = None  # message of the last failure; None after a success

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -33,9 +34,8 @@ def _listing(site: NewsServer, tmp_path: Path, store_for) -> Refresher:  # noqa:
     return _refresher(cfg, store_for)
 
 
-def test_feed_source_with_fulltext_stores_every_article(site: NewsServer, tmp_path: Path,
-                                                        store_for) -> None:
-    names = serve_sample_site(site)
+def _fulltext_feed(site: NewsServer, tmp_path: Path, store_for) -> Refresher:  # noqa: ANN001
+    """A refresher for one ``feed`` source with full text: the sample site's /feed.xml."""
     cfg = config_mod.load(write_config(tmp_path, f"""
         [[source]]
         id = "news"
@@ -44,7 +44,13 @@ def test_feed_source_with_fulltext_stores_every_article(site: NewsServer, tmp_pa
         fulltext = true
         timezone = "Europe/Kyiv"
         """))
-    r = _refresher(cfg, store_for)
+    return _refresher(cfg, store_for)
+
+
+def test_feed_source_with_fulltext_stores_every_article(site: NewsServer, tmp_path: Path,
+                                                        store_for) -> None:
+    names = serve_sample_site(site)
+    r = _fulltext_feed(site, tmp_path, store_for)
     [result] = r.refresh()
     assert result.outcome == "new" and result.new == len(names), result
     arts = {a.url: a for a in r.store.latest(100)}
@@ -345,3 +351,178 @@ def test_many_pages_are_extracted_the_same_in_worker_processes_or_not(
     for n in names[:3] + names[4:7] + names[8:]:
         a = stored[f"{site.base}/news/{slug(n)}"]
         assert a.title == EXPECTED[n]["title"] and "<p>" in a.content_html
+
+
+def test_fulltext_feed_edits_update_the_article_at_the_next_refresh(
+        site: NewsServer, tmp_path: Path, store_for) -> None:  # noqa: ANN001
+    from datetime import timedelta
+
+    from feedsvc import clock
+
+    names = serve_sample_site(site, sorted(EXPECTED)[:3])
+    words = {n: (EXPECTED[n]["title"], "Short summary from the feed.") for n in names}
+
+    def rss() -> str:
+        items = "".join(
+            f"<item><title>{_xml(words[n][0])}</title><link>{site.base}/news/{slug(n)}</link>"
+            f"<description>{_xml(words[n][1])}</description></item>" for n in names)
+        return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>S</title>'
+                f"<link>{site.base}/</link><description>d</description>{items}"
+                "</channel></rss>")
+
+    site.add("/feed.xml", rss, ctype="application/rss+xml")
+    r = _fulltext_feed(site, tmp_path, store_for)
+    assert r.refresh()[0].new == 3
+    before = {a.url: a for a in r.store.latest(10)}
+    edited, same = (f"{site.base}/news/{slug(n)}" for n in names[:2])
+    assert "<p>" in before[edited].content_html  # full text from the page
+    assert before[edited].summary == "Short summary from the feed."  # the feed's words
+
+    title = words[names[0]][0] + " (corrected)"
+    words[names[0]] = (title, "A corrected summary.")
+    clock.set_now(clock.now() + timedelta(minutes=10))  # no page is due for a re-check
+    pages = len([p for p, _ in site.requests if p.startswith("/news/")])
+    [result] = r.refresh()
+    assert (result.updated, result.new) == (1, 0), result
+    after = {a.url: a for a in r.store.latest(10)}
+    a, b = after[edited], before[edited]
+    assert (a.title, a.summary) == (title, "A corrected summary.")
+    assert (a.guid, a.published, a.content_html) == (b.guid, b.published, b.content_html)
+    assert a.updated == clock.now() > b.updated
+    assert after[same].updated == before[same].updated  # unchanged items stay as they were
+    assert len([p for p, _ in site.requests if p.startswith("/news/")]) == pages
+
+    # A later re-check of the page keeps the feed's words (no flip-flop back).
+    clock.set_now(clock.now() + timedelta(hours=2))
+    r.refresh()
+    assert {a.url: a for a in r.store.latest(10)}[edited].title == title
+    [result] = r.refresh()
+    assert result.updated == 0, result
+
+
+def _xml(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# -- kill -9 of a refresh mid-source --------------------------------------------------------
+def _held(site: NewsServer, path: str, body: bytes) -> threading.Event:
+    """Serve ``body`` at ``path`` only once the returned event is set (or the server
+    stops): the request is held meanwhile."""
+    from httpserver import send
+
+    release = threading.Event()
+
+    def reply(h) -> None:  # noqa: ANN001
+        while not release.wait(0.05):
+            if site.stopping.is_set():
+                return
+        send(h, 200, body)
+
+    site.routes[path] = reply
+    return release
+
+
+def _poll(what: str, check, timeout: float = 60) -> None:  # noqa: ANN001
+    """Wait until ``check()`` is true (a bounded readiness poll), or fail."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if fields[0] != "Z":
+                parents[int(entry.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _slow_listing(tmp_path: Path, site: NewsServer) -> config_mod.Config:
+    """An ``html`` source of the sample listing, with time to hold a page."""
+    path = write_config(tmp_path, f"""
+        [[source]]
+        id = "listing"
+        kind = "html"
+        url = "{site.url('/latest')}"
+        links = "article h2 a"
+        """)
+    path.write_text(path.read_text("utf-8").replace('timeout = "2s"', 'timeout = "60s"'))
+    return config_mod.load(path)
+
+
+def _refresh_process(cfg: config_mod.Config, workers: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "feedsvc", "--config", str(cfg.path),
+                             "refresh"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=os.environ | {"FEEDSVC_EXTRACT_WORKERS": workers})
+
+
+def test_a_refresh_killed_mid_source_keeps_the_pages_it_fetched(
+        site: NewsServer, tmp_path: Path, store_for) -> None:  # noqa: ANN001
+    from conftest import sample_page
+
+    names = serve_sample_site(site, sorted(EXPECTED)[:10])
+    held = f"/news/{slug(names[6])}"
+    release = _held(site, held, sample_page(names[6], site.base))
+    cfg = _slow_listing(tmp_path, site)
+    store = store_for(cfg)
+    proc = _refresh_process(cfg, "0")
+    try:
+        _poll("the held page to be asked for", lambda: site.hits(held) == 1)
+        # The six pages before it are saved while the seventh is still on its way.
+        _poll("six saved articles", lambda: store.count_articles() == 6)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    release.set()
+    first = {f"/news/{slug(n)}" for n in names[:6]}
+    assert {a.url.removeprefix(site.base) for a in store.latest(20)} == first
+
+    # The next run fetches only what was not saved.
+    [result] = Refresher(cfg, store).refresh()
+    assert result.new == 4, result
+    assert store.count_articles() == 10
+    assert all(site.hits(p) == 1 for p in first), [(p, site.hits(p)) for p in first]
+
+
+def test_extraction_workers_die_with_a_killed_refresh(site: NewsServer, tmp_path: Path) -> None:
+    from conftest import sample_page
+
+    names = serve_sample_site(site, sorted(EXPECTED)[:20])
+    held = f"/news/{slug(names[18])}"
+    release = _held(site, held, sample_page(names[18], site.base))
+    cfg = _slow_listing(tmp_path, site)
+    proc = _refresh_process(cfg, "2")
+    try:
+        _poll("the held page to be asked for", lambda: site.hits(held) == 1)
+        # the forkserver, its two workers (and multiprocessing's resource tracker)
+        _poll("the extraction workers", lambda: len(_descendants(proc.pid)) >= 3)
+        below = _descendants(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait(30)
+        release.set()
+    _poll("every worker to die with its parent",
+          lambda: not any(_alive(p) for p in below), timeout=15)

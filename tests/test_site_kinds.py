@@ -1,300 +1,16 @@
-"""The ``sitemap`` and ``site`` source kinds against a real HTTP server on 127.0.0.1:
-urlsets, Google News sitemaps, indexes (gzipped children), a 50,000-URL sitemap,
-malformed and hostile (XXE) sitemaps, and ``site`` discovery in each of its modes."""
+"""The ``site`` source kind against a real HTTP server on 127.0.0.1: discovery in each
+of its modes (its own feed, robots.txt sitemaps, article links on the page)."""
 
 from __future__ import annotations
 
-import gzip
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import EXPECTED, NewsServer, serve_sample_site, slug, write_config
+from conftest import EXPECTED, NewsServer, serve_sample_site, slug
+from kinds import NAMES, NS, page_hits, page_urls, refresher, source, stored, url_entry, urlset
 
-from feedsvc import config as config_mod
-from feedsvc.refresh import Refresher
-from feedsvc.sources import MAX_NEW, looks_like_article
-
-NAMES = sorted(EXPECTED)
-NS = ('xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
-      'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9" '
-      'xmlns:image="http://www.google.com/schemas/sitemap-image/1.1"')
-
-
-def _refresher(tmp_path: Path, store_for, sources: str, fetch: str = "") -> Refresher:  # noqa: ANN001
-    cfg = config_mod.load(write_config(tmp_path, sources, fetch=fetch))
-    return Refresher(cfg, store_for(cfg))
-
-
-def _source(kind: str, url: str, extra: str = "") -> str:
-    return f"""
-        [[source]]
-        id = "src"
-        kind = "{kind}"
-        url = "{url}"
-        timezone = "Europe/Kyiv"
-        fulltext = true
-        {extra}
-        """
-
-
-def _urlset(items: list[str]) -> str:
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset {NS}>{"".join(items)}</urlset>'
-
-
-def _url(loc: str, lastmod: str | None = None, news: str = "") -> str:
-    mod = f"<lastmod>{lastmod}</lastmod>" if lastmod else ""
-    return f"<url><loc>{loc}</loc>{mod}{news}</url>"
-
-
-def _page_urls(site: NewsServer, names: list[str]) -> set[str]:
-    return {f"{site.base}/news/{slug(n)}" for n in names}
-
-
-def _stored(r: Refresher) -> set[str]:
-    return {a.url for a in r.store.latest(500)}
-
-
-def _page_hits(site: NewsServer) -> list[str]:
-    return [p for p, _ in site.requests if p.startswith("/news/")]
-
-
-# -- sitemap --------------------------------------------------------------------------
-def test_sitemap_urlset_stores_pages_and_rereads_conditionally(site: NewsServer, tmp_path: Path,
-                                                              store_for) -> None:
-    names = serve_sample_site(site, NAMES[:5])
-    items = [_url(f"{site.base}/news/{slug(n)}", EXPECTED[n]["published"]) for n in names]
-    site.add("/sitemap.xml", _urlset(items), ctype="application/xml",
-             headers={"ETag": '"sm-1"'})
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.xml")))
-    [first] = r.refresh()
-    assert first.outcome == "new" and first.new == 5, first
-    assert _stored(r) == _page_urls(site, names)
-    art = next(a for a in r.store.latest(10) if a.url.endswith(slug(names[0])))
-    assert art.title == EXPECTED[names[0]]["title"] and "<p>" in art.content_html
-
-    pages = len(_page_hits(site))
-    [second] = r.refresh()
-    assert second.outcome == "unchanged", second
-    assert site.requests[-1] == ("/sitemap.xml", site.requests[-1][1])
-    assert site.requests[-1][1].get("If-None-Match") == '"sm-1"'
-    assert len(_page_hits(site)) == pages  # nothing fetched again
-    assert r.store.source_state("src").not_modified == 1
-
-
-def test_text_sitemap_is_one_url_a_line(site: NewsServer, tmp_path: Path, store_for) -> None:
-    names = serve_sample_site(site, NAMES[:2])
-    site.add("/sitemap.txt", "\n".join(sorted(_page_urls(site, names))) + "\n",
-             ctype="text/plain")
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.txt")))
-    [result] = r.refresh()
-    assert result.new == 2 and _stored(r) == _page_urls(site, names)
-
-
-def test_news_sitemap_fills_in_what_the_page_lacks(site: NewsServer, tmp_path: Path,
-                                                  store_for) -> None:
-    dated, undated, naive = NAMES[0], NAMES[28], NAMES[29]  # 29 and 30 carry no date
-    serve_sample_site(site, [dated, undated, naive])
-
-    def news(when: str, title: str, keywords: str = "") -> str:
-        return (f"<news:news><news:publication><news:name>Sample</news:name>"
-                f"<news:language>en</news:language></news:publication>"
-                f"<news:publication_date>{when}</news:publication_date>"
-                f"<news:title>{title}</news:title>"
-                f"<news:keywords>{keywords}</news:keywords></news:news>")
-
-    site.add("/news-sitemap.xml", _urlset([
-        _url(f"{site.base}/news/{slug(dated)}",
-             news="" + news("2026-11-01T00:00:00Z", "Sitemap title")),
-        _url(f"{site.base}/news/{slug(undated)}",
-             news=news("2026-11-24T18:30:00+02:00", "Bookshops", "Books, Kyiv , ")
-             + f"<image:image><image:loc>{site.base}/img/shop.jpg</image:loc></image:image>"),
-        _url(f"{site.base}/news/{slug(naive)}",
-             news=news("2026-11-24T12:00:00", "Park")),  # no offset: the source's zone
-    ]), ctype="application/xml")
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/news-sitemap.xml")))
-    [result] = r.refresh()
-    assert result.new == 3, result
-    arts = {a.url.rsplit("/", 1)[1]: a for a in r.store.latest(10)}
-
-    own = arts[slug(dated)]  # the page's own values win
-    assert own.published == datetime.fromisoformat(EXPECTED[dated]["published"])
-    assert own.title == EXPECTED[dated]["title"]
-
-    filled = arts[slug(undated)]  # no date on the page: the sitemap's publication date
-    assert filled.published == datetime(2026, 11, 24, 16, 30, tzinfo=UTC)
-    assert filled.title == EXPECTED[undated]["title"]
-    assert filled.tags == ("Books", "Kyiv")
-    assert filled.image == f"{site.base}/img/shop.jpg"
-    assert arts[slug(naive)].published == datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # Kyiv
-
-
-def test_sitemap_index_follows_children_including_gzipped(site: NewsServer, tmp_path: Path,
-                                                         store_for) -> None:
-    names = serve_sample_site(site, NAMES[:6])
-    plain, zipped = names[:3], names[3:]
-    site.add("/sitemaps/a.xml", _urlset([_url(f"{site.base}/news/{slug(n)}") for n in plain]),
-             ctype="application/xml")
-    site.add("/sitemaps/b.xml.gz", gzip.compress(_urlset(
-        [_url(f"{site.base}/news/{slug(n)}") for n in zipped]).encode()),
-             ctype="application/x-gzip")
-    site.add("/sitemap-index.xml", f'<?xml version="1.0"?><sitemapindex {NS}>'
-             f"<sitemap><loc>{site.base}/sitemaps/a.xml</loc>"
-             "<lastmod>2026-11-20</lastmod></sitemap>"
-             "<sitemap><loc>/sitemaps/b.xml.gz</loc><lastmod>2026-11-24</lastmod></sitemap>"
-             f"<sitemap><loc>{site.base}/sitemaps/missing.xml</loc></sitemap>"
-             "</sitemapindex>", ctype="application/xml")
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap-index.xml")))
-    [result] = r.refresh()
-    assert result.new == 6 and _stored(r) == _page_urls(site, names)
-    # A missing child is noted, not fatal; the newest child was read first.
-    assert result.skipped == 1 and "missing.xml" in (result.error or "")
-    order = [p for p, _ in site.requests if p.startswith("/sitemaps/")]
-    assert order == ["/sitemaps/b.xml.gz", "/sitemaps/a.xml", "/sitemaps/missing.xml"]
-
-
-def test_gzip_bomb_is_capped_at_max_bytes(site: NewsServer, tmp_path: Path,
-                                          store_for) -> None:
-    bomb = gzip.compress(b"<urlset>" + b" " * 3_000_000 + b"</urlset>")
-    assert len(bomb) < 10_000
-    site.add("/sitemap.xml.gz", bomb, ctype="application/x-gzip")
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.xml.gz")),
-                   fetch='max_bytes = "1MB"')
-    [result] = r.refresh()
-    assert result.outcome == "error" and "exceeds max_bytes" in (result.error or "")
-
-
-def _tiny_page(base: str, i: int, when: datetime) -> bytes:
-    return (f'<!DOCTYPE html><html lang="en"><head><title>Story {i}</title>'
-            f'<link rel="canonical" href="{base}/a/story-{i}"></head><body><article>'
-            f'<h1>Story number {i}</h1><time datetime="{when.isoformat()}">x</time>'
-            f'<div class="body"><p>Body of story {i}.</p></div></article></body></html>'
-            ).encode()
-
-
-def test_huge_sitemap_fetches_only_the_newest_batch(site: NewsServer, tmp_path: Path,
-                                                    store_for) -> None:
-    # The test server writes headers and body separately; without TCP_NODELAY each of
-    # the 400 page requests waits ~40 ms for a delayed ACK (a test-server artifact).
-    site.httpd.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
-    total = 50_000
-    start = datetime(2026, 10, 1, tzinfo=UTC)
-    when = [start + timedelta(minutes=i) for i in range(total)]
-    # Oldest first in the document: the reader must sort, not take the head.
-    body = _urlset([_url(f"{site.base}/a/story-{i}", when[i].strftime("%Y-%m-%dT%H:%M:%SZ"))
-                    for i in range(total)]).encode()
-    site.add("/sitemap.xml", body, ctype="application/xml", headers={"ETag": '"big-1"'})
-    for i in range(total - 2 * MAX_NEW, total):
-        site.add(f"/a/story-{i}", _tiny_page(site.base, i, when[i]))
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.xml"),
-                                                '[source.select]\ncontent = ".body"'),
-                   fetch='max_bytes = "20MB"')
-
-    started = time.monotonic()
-    [first] = r.refresh()
-    took = time.monotonic() - started
-    assert first.new == MAX_NEW and first.skipped == 0, first
-    newest = {f"{site.base}/a/story-{i}" for i in range(total - MAX_NEW, total)}
-    assert _stored(r) == newest
-    assert sum(1 for p, _ in site.requests if p.startswith("/a/")) == MAX_NEW
-    assert took < 30, f"{took:.1f}s"  # a few seconds here; generous for slow machines
-
-    # Not caught up: no validators kept, so the next refresh reads it all and backfills.
-    assert r.store.source_state("src").etag is None
-    [second] = r.refresh()
-    assert second.new == MAX_NEW
-    assert site.requests[-MAX_NEW - 1][1].get("If-None-Match") is None
-    assert r.store.count_articles() == 2 * MAX_NEW
-    assert sum(1 for p, _ in site.requests if p.startswith("/a/")) == 2 * MAX_NEW
-
-
-MALFORMED = [
-    ("<!DOCTYPE html><html><head><title>Home</title></head><body><p>Hi</body></html>",
-     "text/html", "HTML page"),
-    ("<html><head><title>Home</title></head><body><p>Hi</p></body></html>",
-     "text/html", "root element <html> (an HTML page?)"),
-    ('<?xml version="1.0"?><urlset><url><loc>http://x/a</loc></url', "application/xml",
-     "malformed XML"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00garbage\xff\xfe", "image/png", "neither XML nor"),
-    ('<?xml version="1.0"?><rss version="2.0"><channel/></rss>', "application/xml",
-     "root element <rss>"),
-    (b"\x1f\x8b\x08\x00broken-gzip", "application/x-gzip", "corrupt gzip"),
-]
-
-
-def test_malformed_sitemap_is_a_clear_error_and_loses_nothing(site: NewsServer, tmp_path: Path,
-                                                             store_for) -> None:
-    names = serve_sample_site(site, NAMES[:3])
-    site.add("/sitemap.xml", _urlset([_url(u) for u in sorted(_page_urls(site, names))]),
-             ctype="application/xml")
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.xml")))
-    assert r.refresh()[0].new == 3
-
-    for n, (body, ctype, message) in enumerate(MALFORMED, 1):
-        site.add("/sitemap.xml", body, ctype=ctype)
-        [broken] = r.refresh()
-        assert broken.outcome == "error", broken
-        assert "not a sitemap" in (broken.error or "") and message in (broken.error or "")
-        state = r.store.source_state("src")
-        assert message in (state.last_error or "") and state.failures == n
-        assert r.store.count_articles() == 3
-
-
-def test_xxe_and_entity_tricks_leak_nothing(site: NewsServer, tmp_path: Path,
-                                            store_for) -> None:
-    secret_file = tmp_path / "secret.txt"  # a local file the entity points at
-    secret = "local-file-secret-5be1e0"
-    secret_file.write_text(secret + "\n", "utf-8")
-    site.add("/secret", "TOP-SECRET-FROM-SSRF", ctype="text/plain")
-    [name] = serve_sample_site(site, [NAMES[28]])
-    site.add("/sitemap.xml", f"""<?xml version="1.0"?>
-<!DOCTYPE urlset [
-  <!ENTITY xxe SYSTEM "{secret_file.as_uri()}">
-  <!ENTITY ssrf SYSTEM "{site.base}/secret">
-  <!ENTITY lol "lollollollollollollollollollol">
-  <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
-  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
-]>
-<urlset {NS}>
-  <url><loc>{site.base}/news/&xxe;</loc></url>
-  <url><loc>{site.base}/news/&ssrf;</loc></url>
-  <url><loc>{site.base}/news/{slug(name)}</loc><news:news>
-    <news:publication_date>2026-11-24T10:00:00Z</news:publication_date>
-    <news:title>&xxe;&lol3;</news:title><news:keywords>&ssrf;</news:keywords>
-  </news:news></url>
-</urlset>""", ctype="application/xml")
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.xml")))
-    [result] = r.refresh()
-    assert result.new == 1, result
-    assert site.hits("/secret") == 0  # no request made by the XML parser
-    assert [p for p, _ in site.requests if p.startswith("/news/")] == [f"/news/{slug(name)}"]
-    [art] = r.store.latest(10)
-    text = repr(art)
-    assert secret not in text and "TOP-SECRET" not in text and "lollol" not in text
-    assert art.title == EXPECTED[name]["title"] and art.tags == ()
-
-
-def test_article_with_malformed_jsonld_is_still_stored(site: NewsServer, tmp_path: Path,
-                                                       store_for) -> None:
-    site.add("/news/broken-json-ld-story", f"""<!DOCTYPE html><html lang="en"><head>
-<title>Broken JSON-LD story | Sample</title>
-<link rel="canonical" href="{site.base}/news/broken-json-ld-story">
-<meta property="article:published_time" content="2026-11-23T09:00:00+02:00">
-<script type="application/ld+json">{{"@context": "https://schema.org",
- "@type": "NewsArticle", "headline": "Never closed", "datePublished": </script>
-</head><body><article><h1>Broken JSON-LD story</h1>
-<p>The structured data of this page is cut off, the article is not.</p></article>
-</body></html>""")
-    site.add("/sitemap.xml", _urlset([_url(f"{site.base}/news/broken-json-ld-story")]),
-             ctype="application/xml")
-    r = _refresher(tmp_path, store_for, _source("sitemap", site.url("/sitemap.xml")))
-    [result] = r.refresh()
-    assert result.new == 1 and result.skipped == 0, result
-    [art] = r.store.latest(10)
-    assert art.title == "Broken JSON-LD story"
-    assert art.published == datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
-    assert "cut off" in art.content_html
+from feedsvc.sources import looks_like_article
 
 
 # -- site -----------------------------------------------------------------------------
@@ -305,19 +21,19 @@ def test_site_uses_its_own_feed(site: NewsServer, tmp_path: Path, store_for) -> 
 <link rel="alternate" hreflang="uk" href="/uk/">
 <link rel="alternate" type="application/rss+xml" title="Sample News" href="/feed.xml">
 </head><body><div><a href="/news/{slug(NAMES[9])}">Not in the feed</a></div></body></html>""")
-    r = _refresher(tmp_path, store_for, _source("site", site.url("/")))
+    r = refresher(tmp_path, store_for, source("site", site.url("/")))
     [first] = r.refresh()
     assert first.new == 5, first
-    assert _stored(r) == _page_urls(site, names)
+    assert stored(r) == page_urls(site, names)
     assert all("<p>" in a.content_html for a in r.store.latest(10))  # fulltext = true
     assert site.hits("/comments/feed/") == 0 and site.hits(f"/news/{slug(NAMES[9])}") == 0
 
-    pages = len(_page_hits(site))
+    pages = len(page_hits(site))
     [second] = r.refresh()
     assert second.outcome == "unchanged" and second.new == 0, second
     feed_req = [h for p, h in site.requests if p == "/feed.xml"][-1]
     assert feed_req.get("If-None-Match") == '"feed-1"'  # the feed's own validator
-    assert len(_page_hits(site)) == pages
+    assert len(page_hits(site)) == pages
 
 
 def test_site_uses_robots_sitemaps_without_a_feed(site: NewsServer, tmp_path: Path,
@@ -331,18 +47,18 @@ def test_site_uses_robots_sitemaps_without_a_feed(site: NewsServer, tmp_path: Pa
              f"<sitemap><loc>{site.base}/post-sitemap.xml</loc></sitemap>"
              f"<sitemap><loc>{site.base}/category-sitemap.xml</loc></sitemap>"
              "</sitemapindex>", ctype="application/xml", headers={"ETag": '"idx-1"'})
-    site.add("/post-sitemap.xml", _urlset(
-        [_url(u) for u in sorted(_page_urls(site, names))]
-        + [_url(f"{site.base}/about-us/"), _url(f"{site.base}/tag/kharkiv/"),
-           _url(f"{site.base}/wp-content/uploads/2026/11/photo.jpg"),
-           _url("https://elsewhere.example/news/some-other-site-story")]),
+    site.add("/post-sitemap.xml", urlset(
+        [url_entry(u) for u in sorted(page_urls(site, names))]
+        + [url_entry(f"{site.base}/about-us/"), url_entry(f"{site.base}/tag/kharkiv/"),
+           url_entry(f"{site.base}/wp-content/uploads/2026/11/photo.jpg"),
+           url_entry("https://elsewhere.example/news/some-other-site-story")]),
              ctype="application/xml")
-    site.add("/category-sitemap.xml", _urlset([_url(f"{site.base}/category/news/")]),
+    site.add("/category-sitemap.xml", urlset([url_entry(f"{site.base}/category/news/")]),
              ctype="application/xml")
-    r = _refresher(tmp_path, store_for, _source("site", site.url("/")))
+    r = refresher(tmp_path, store_for, source("site", site.url("/")))
     [first] = r.refresh()
     assert first.new == 4 and first.skipped == 0, first
-    assert _stored(r) == _page_urls(site, names)
+    assert stored(r) == page_urls(site, names)
     for path in ("/category-sitemap.xml", "/about-us/", "/tag/kharkiv/",
                  f"/news/{slug(NAMES[9])}"):
         assert site.hits(path) == 0, path
@@ -379,10 +95,10 @@ def test_site_falls_back_to_article_links_on_the_page(site: NewsServer, tmp_path
 </footer></body></html>"""
 
     site.add("/", home(), headers={"ETag": '"home-1"'})
-    r = _refresher(tmp_path, store_for, _source("site", site.url("/")))
+    r = refresher(tmp_path, store_for, source("site", site.url("/")))
     [first] = r.refresh()
     assert first.new == 4 and first.skipped == 0, first
-    assert _stored(r) == {f"{site.base}/news/{s}" for s in (a, b, c, d)}
+    assert stored(r) == {f"{site.base}/news/{s}" for s in (a, b, c, d)}
     requested = {p for p, _ in site.requests}
     assert requested == {"/", "/robots.txt"} | {f"/news/{s}" for s in (a, b, c, d)}
     broken = next(x for x in r.store.latest(10) if x.url.endswith(slug(NAMES[6])))
@@ -408,7 +124,7 @@ def test_site_with_nothing_to_read_is_a_clear_error(site: NewsServer, tmp_path: 
                                                     store_for) -> None:
     site.add("/", "<html><head><title>Parked</title></head><body><p>Soon</p>"
                   '<a href="/about">About</a></body></html>')
-    r = _refresher(tmp_path, store_for, _source("site", site.url("/")))
+    r = refresher(tmp_path, store_for, source("site", site.url("/")))
     [result] = r.refresh()
     assert result.outcome == "error"
     assert "no feed link, no robots.txt sitemap" in (result.error or "")

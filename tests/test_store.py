@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from feedsvc import clock
 from feedsvc.errors import StoreError
 from feedsvc.store import Store
-from feedsvc.types import ArticleData
+from feedsvc.types import ArticleData, PageCheck, Validators
 
 KYIV = ZoneInfo("Europe/Kyiv")
 
@@ -170,7 +170,8 @@ def test_upgrade_from_0001_keeps_articles(any_db_url: str) -> None:
     # 0003 starts every old article's recheck clock at its first-seen time.
     # 0003 starts every old article's recheck clock at its first-seen time.
     assert st.due_for_recheck("s", since=datetime(2024, 1, 1, tzinfo=UTC),
-                              every=timedelta(hours=1), limit=5) == [(a.url, None, None)]
+                              every=timedelta(hours=1), limit=5) == [
+        PageCheck(a.url, Validators(a.url))]
     assert st.request_refresh("s") and st.claim_refresh_requests() == ["s"]
     st.close()
 
@@ -185,13 +186,14 @@ def test_recent_articles_come_due_for_recheck(store: Store) -> None:
     assert store.due_for_recheck("s", since=since, every=hour, limit=10) == []
     clock.set_now(clock.now() + timedelta(hours=2))
     # Only recent articles of that source; the old one is settled.
+    url = "https://news.example/a"
     assert store.due_for_recheck("s", since=since, every=hour, limit=10) == [
-        ("https://news.example/a", None, None)]
-    store.mark_checked("https://news.example/a", '"v1"', None)
+        PageCheck(url, Validators(url))]
+    store.mark_checked(PageCheck(url, Validators(url, '"v1"')))
     assert store.due_for_recheck("s", since=since, every=hour, limit=10) == []
     clock.set_now(clock.now() + timedelta(hours=2))
     assert store.due_for_recheck("s", since=since, every=hour, limit=10) == [
-        ("https://news.example/a", '"v1"', None)]
+        PageCheck(url, Validators(url, '"v1"'))]
     assert store.due_for_recheck("s", since=since, every=hour, limit=0) == []
 
 

@@ -12,6 +12,7 @@ from :mod:`feedsvc.edits`. Every database error leaves as a one-line
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,7 +39,14 @@ from feedsvc.store.tables import (
     rendered,
     source_state,
 )
-from feedsvc.types import Article, ArticleData, Rendering, SourceState
+from feedsvc.types import (
+    Article,
+    ArticleData,
+    PageCheck,
+    Rendering,
+    SourceState,
+    Validators,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA_HEAD = "0003"  # the newest migration's revision (a test checks it against Alembic)
@@ -198,15 +206,44 @@ class Store:
             c.execute(kv.insert().values(key=key, value=value))
 
     # -- articles ------------------------------------------------------------------
-    def known_urls(self, candidates: Iterable[str]) -> set[str]:
+    def known_urls(self, candidates: Iterable[str]) -> dict[str, str]:
+        """Which of these URLs the archive holds: ``{listed URL: archived URL}``.
+
+        A URL is known as itself, or as an alias: a URL whose page turned out to be
+        another (canonical) article's (see :meth:`mark_checked_many`).
+        """
         wanted = list(dict.fromkeys(candidates))
-        found: set[str] = set()
+        found: dict[str, str] = {}
         with self._read() as c:
             for i in range(0, len(wanted), 500):
                 chunk = wanted[i:i + 500]
-                found.update(c.execute(sa.select(articles.c.url)
-                                       .where(articles.c.url.in_(chunk))).scalars())
+                found.update((u, u) for u in c.execute(
+                    sa.select(articles.c.url).where(articles.c.url.in_(chunk))).scalars())
+            rest = {_alias_key(u): u for u in wanted if u not in found}
+            keys = list(rest)
+            aliases: dict[str, str] = {}
+            for i in range(0, len(keys), 500):
+                for key, target in c.execute(sa.select(kv.c.key, kv.c.value).where(
+                        kv.c.key.in_(keys[i:i + 500]))):
+                    aliases[rest[key]] = target
+            targets = list(set(aliases.values()))
+            archived: set[str] = set()
+            for i in range(0, len(targets), 500):
+                archived.update(c.execute(sa.select(articles.c.url).where(
+                    articles.c.url.in_(targets[i:i + 500]))).scalars())
+        found.update((u, t) for u, t in aliases.items() if t in archived)
         return found
+
+    def article_data(self, urls: Iterable[str]) -> dict[str, ArticleData]:
+        """The archived articles of these URLs as data a source could give again."""
+        wanted = list(dict.fromkeys(urls))
+        out: dict[str, ArticleData] = {}
+        with self._read() as c:
+            for i in range(0, len(wanted), 500):
+                ids = list(c.execute(sa.select(articles.c.id).where(
+                    articles.c.url.in_(wanted[i:i + 500]))).scalars())
+                out.update((a.url, _as_data(a)) for a in self._load(c, ids))
+        return out
 
     def save(self, source_id: str, data: ArticleData, topics: Sequence[str]) -> Saved:
         """Insert or update one article; report what changed and which feeds it touched."""
@@ -325,9 +362,9 @@ class Store:
         return Saved(outcome, frozenset(feeds))
 
     def due_for_recheck(self, source_id: str, *, since: datetime, every: timedelta,
-                        limit: int) -> list[tuple[str, str | None, str | None]]:
+                        limit: int) -> list[PageCheck]:
         """Articles of ``source_id`` first seen after ``since`` whose page was not checked
-        within ``every``: ``(url, page_etag, page_last_modified)``, least recent first."""
+        within ``every``, least recent first, with their page's validators."""
         stale = clock.now() - every
         query = (
             sa.select(articles.c.url, articles.c.page_etag, articles.c.page_last_modified)
@@ -336,21 +373,29 @@ class Store:
                    sa.or_(articles.c.checked_at.is_(None), articles.c.checked_at <= stale))
             .order_by(articles.c.checked_at, articles.c.id).limit(limit))
         with self._read() as c:
-            return [(r[0], r[1], r[2]) for r in c.execute(query)]
+            return [PageCheck(url, Validators(url, etag, lm))
+                    for url, etag, lm in c.execute(query)]
 
-    def mark_checked(self, url: str, etag: str | None, last_modified: str | None) -> None:
-        self.mark_checked_many([(url, etag, last_modified)])
+    def mark_checked(self, check: PageCheck) -> None:
+        self.mark_checked_many([check])
 
-    def mark_checked_many(self, checks: Sequence[tuple[str, str | None, str | None]]) -> None:
-        """Note pages fetched now with their validators: ``(url, etag, last_modified)``."""
+    def mark_checked_many(self, checks: Sequence[PageCheck]) -> None:
+        """Note article pages fetched now, with their validators (for edit checks). A page
+        fetched at a URL other than its article's is remembered as an alias, so that
+        :meth:`known_urls` knows that URL next time (no page is fetched twice)."""
         if not checks:
             return
         now = clock.now()
+        aliases = {_alias_key(ch.validators.url): ch.article_url for ch in checks
+                   if ch.validators.url != ch.article_url}
         with self._tx() as c:
             c.execute(articles.update().where(articles.c.url == sa.bindparam("u")).values(
                 checked_at=now, page_etag=sa.bindparam("e"),
                 page_last_modified=sa.bindparam("lm")),
-                [{"u": u, "e": e, "lm": lm} for u, e, lm in checks])
+                [{"u": ch.article_url, "e": ch.validators.etag,
+                  "lm": ch.validators.last_modified} for ch in checks])
+            for key, target in sorted(aliases.items()):
+                self._set_kv(c, key, target)
 
     def attach(self, source_id: str, known: Sequence[str]) -> frozenset[str]:
         """Record that ``source_id`` lists these archived URLs too (one story, one entry)."""
@@ -507,21 +552,34 @@ class Store:
         with self._read() as c:
             row = c.execute(sa.select(source_state)
                             .where(source_state.c.source_id == source_id)).first()
-        return SourceState(**row._asdict()) if row else SourceState(source_id=source_id)
+            doc = c.execute(sa.select(kv.c.value).where(
+                kv.c.key == _DOC_KEY + source_id)).scalar()
+        return _state(row, doc) if row else SourceState(source_id=source_id)
 
     def all_source_states(self) -> dict[str, SourceState]:
         with self._read() as c:
-            return {r.source_id: SourceState(**r._asdict())
+            docs = dict(c.execute(sa.select(kv.c.key, kv.c.value)
+                                  .where(kv.c.key.like(_DOC_KEY + "%"))).all())
+            return {r.source_id: _state(r, docs.get(_DOC_KEY + r.source_id))
                     for r in c.execute(sa.select(source_state))}
 
     def put_source_state(self, state: SourceState) -> None:
-        values = {c.name: getattr(state, c.name) for c in source_state.c}
+        v = state.validators
+        values = {c.name: getattr(state, c.name) for c in source_state.c
+                  if c.name not in ("etag", "last_modified")}
+        values |= {"etag": v.etag if v else None,
+                   "last_modified": v.last_modified if v else None}
         with self._tx() as c:
             done = c.execute(source_state.update()
                              .where(source_state.c.source_id == state.source_id)
                              .values(**values)).rowcount
             if not done:
                 c.execute(source_state.insert().values(**values))
+            # The document the validators belong to (no column for it: kept beside).
+            if v is not None:
+                self._set_kv(c, _DOC_KEY + state.source_id, v.url)
+            else:
+                c.execute(kv.delete().where(kv.c.key == _DOC_KEY + state.source_id))
 
     # -- scheduler lease ------------------------------------------------------------
     def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
@@ -611,6 +669,25 @@ class Store:
                     pass  # another worker rendered the same bytes first
 
 
+_DOC_KEY = "validators_url:"  # kv: the document a source's validators belong to
+_ALIAS_KEY = "alias:"  # kv: sha1 of a URL whose page is another URL's article
+
+
+def _alias_key(url: str) -> str:
+    return _ALIAS_KEY + hashlib.sha1(url.encode("utf-8")).hexdigest()
+
+
+def _state(row: Any, doc_url: str | None) -> SourceState:
+    """A ``source_state`` row as a :class:`SourceState`. Validators stored without the
+    document they belong to (before it was kept) are dropped: one unconditional GET."""
+    values = row._asdict()
+    etag, last_modified = values.pop("etag"), values.pop("last_modified")
+    validators = None
+    if doc_url is not None and (etag is not None or last_modified is not None):
+        validators = Validators(doc_url, etag, last_modified)
+    return SourceState(**values, validators=validators)
+
+
 def _escape_like(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -630,5 +707,6 @@ def _article(row: Any, topics: tuple[str, ...]) -> Article:
 def _as_data(a: Article) -> ArticleData:
     return ArticleData(url=a.url, title=a.title, published=a.published, updated=a.updated,
                        authors=a.authors, summary=a.summary, content_html=a.content_html,
-                       image=a.image, categories=a.categories, tags=a.tags,
+                       image=a.image, image_width=a.image_width,
+                       image_height=a.image_height, categories=a.categories, tags=a.tags,
                        language=a.language)

@@ -7,13 +7,21 @@ turns it off) and the job a worker runs. Jobs return their error as a message in
 of raising (feedsvc's exceptions carry constructor arguments that do not survive
 pickling); a worker that dies breaks only the pages it held, and the next batch starts a
 new pool.
+
+The pool dies with its parent: on Linux the forkserver (when it preloads this module)
+and every worker (in its initializer) ask the kernel for SIGKILL when their parent dies
+(``prctl(PR_SET_PDEATHSIG)``), so a ``kill -9`` of ``feedsvc refresh`` leaves no
+process behind: the parent takes the forkserver with it, the forkserver its workers.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -25,9 +33,38 @@ from feedsvc.types import ArticleData
 
 log = logging.getLogger("feedsvc.workers")
 MIN_BATCH = 16  # fewer pages than this are extracted in-process (a pool costs start-up)
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux; elsewhere a
+    no-op). The parent is the thread that started this process: the pool is started by
+    a long-lived thread (the main one, or a scheduler worker)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl: nothing more we can do here
+        return
+
+
+def _in_forkserver() -> bool:
+    """Whether this import is the forkserver's preload (``forkserver.main``)."""
+    frame = sys._getframe()
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "main" and code.co_filename.endswith("forkserver.py"):
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+if _in_forkserver():
+    die_with_parent()
 
 
 def size() -> int:
@@ -46,10 +83,31 @@ def pool() -> ProcessPoolExecutor | None:
     with _lock:
         if _pool is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["feedsvc.extract", "trafilatura"])
-            _pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+            ctx.set_forkserver_preload([__name__, "feedsvc.extract", "trafilatura"])
+            _start_forkserver()
+            _pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx,
+                                        initializer=die_with_parent)
             log.info("extraction workers=%d", n)
         return _pool
+
+
+def _start_forkserver() -> None:
+    """Start the forkserver from a thread that lives as long as the process: its
+    parent-death signal fires when the thread that started it ends, and the thread
+    asking for the first pool may be a short-lived one."""
+    from multiprocessing import forkserver
+
+    started = threading.Event()
+
+    def own() -> None:
+        try:
+            forkserver.ensure_running()
+        finally:
+            started.set()
+        threading.Event().wait()  # never set: the thread ends with the process
+
+    threading.Thread(target=own, name="extract-forkserver", daemon=True).start()
+    started.wait()
 
 
 def discard(broken: ProcessPoolExecutor) -> None:
@@ -80,4 +138,5 @@ def extract_job(body: bytes, url: str, tz: str, select: Selectors,
         return False, f"extraction failed: {type(e).__name__}: {e}"
 
 
-__all__ = ["MIN_BATCH", "BrokenProcessPool", "discard", "pool", "size", "submit"]
+__all__ = ["MIN_BATCH", "BrokenProcessPool", "die_with_parent", "discard", "pool", "size",
+           "submit"]

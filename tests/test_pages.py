@@ -1,0 +1,84 @@
+"""The one page path (:mod:`feedsvc.sources.pages`) against a real HTTP server on
+127.0.0.1: new pages, conditional re-checks, failures page by page, a host asking us to
+wait, and the same answers from worker processes as in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import EXPECTED, NewsServer, sample_page, serve_sample_site, slug, write_config
+
+from feedsvc import config as config_mod
+from feedsvc.fetch import Fetcher, RetryLater
+from feedsvc.sources import Context, pages
+from feedsvc.types import Validators
+
+NAMES = sorted(EXPECTED)
+
+
+def _setup(tmp_path: Path, site: NewsServer) -> tuple[config_mod.SourceConfig, Context]:
+    cfg = config_mod.load(write_config(tmp_path, f"""
+        [[source]]
+        id = "news"
+        kind = "html"
+        url = "{site.url('/latest')}"
+        links = "a"
+        timezone = "Europe/Kyiv"
+        """))
+    src = cfg.source("news")
+    assert src is not None
+    return src, Context(config=cfg, fetcher=Fetcher(cfg.fetch), known=lambda _u: {})
+
+
+def test_new_pages_are_extracted_with_their_validators(site: NewsServer,
+                                                       tmp_path: Path) -> None:
+    name = NAMES[0]
+    serve_sample_site(site, [name])
+    site.add(f"/news/{slug(name)}", sample_page(name, site.base), headers={"ETag": '"p1"'})
+    src, ctx = _setup(tmp_path, site)
+    listed = site.url(f"/news/{slug(name)}?from=list")
+    [page] = pages.fetch(src, [Validators(listed)], ctx)
+    assert page.error is None and page.article is not None
+    assert page.article.title == EXPECTED[name]["title"]
+    assert page.article.url == site.url(f"/news/{slug(name)}")  # its canonical URL
+    assert page.validators == Validators(listed, '"p1"', None)  # as requested
+
+    # A re-check sends them back: 304, nothing extracted, the same validators.
+    [again] = pages.fetch(src, [page.validators], ctx)
+    assert again.not_modified and again.validators == page.validators
+    assert site.log[-1].headers.get("if-none-match") == '"p1"'
+
+
+def test_each_page_fails_on_its_own_and_a_429_stops_the_rest(site: NewsServer,
+                                                             tmp_path: Path) -> None:
+    names = serve_sample_site(site, NAMES[:5])
+    site.add(f"/news/{slug(names[0])}", status=500)
+    site.add(f"/news/{slug(names[1])}", b"\x89PNG\r\n", ctype="image/png")
+    site.add(f"/news/{slug(names[3])}", status=429, headers={"Retry-After": "60"})
+    src, ctx = _setup(tmp_path, site)
+    got = list(pages.fetch(src, [Validators(site.url(f"/news/{slug(n)}")) for n in names],
+                           ctx))
+    assert [p.url for p in got] == [site.url(f"/news/{slug(n)}") for n in names[:4]]
+    assert "HTTP 500" in str(got[0].error)
+    assert "not an HTML page" in str(got[1].error)
+    assert got[2].article is not None and got[2].error is None
+    assert isinstance(got[3].error, RetryLater)
+    assert site.hits(f"/news/{slug(names[4])}") == 0  # the host asked us to wait
+
+
+@pytest.mark.parametrize("extract_workers", ["2", "0"])
+def test_worker_processes_give_the_same_pages_in_order(
+        site: NewsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        extract_workers: str) -> None:
+    monkeypatch.setenv("FEEDSVC_EXTRACT_WORKERS", extract_workers)
+    names = serve_sample_site(site, NAMES[:18])
+    site.add(f"/news/{slug(names[5])}", "   ")  # an empty page fails in extraction
+    src, ctx = _setup(tmp_path, site)
+    wanted = [Validators(site.url(f"/news/{slug(n)}")) for n in names]
+    got = list(pages.fetch(src, wanted, ctx))
+    assert [p.url for p in got] == [w.url for w in wanted]
+    assert "empty page" in str(got[5].error)
+    for n, p in zip(names, got, strict=True):
+        if p is not got[5]:
+            assert p.article is not None and p.article.title == EXPECTED[n]["title"]
