@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 import lxml.html
 from lxml import etree
 
-from feedsvc import dates, urls
+from feedsvc import urls
 from feedsvc.config import Selectors
+from feedsvc.datefind import DateFinding, find_dates
 from feedsvc.errors import ParseError
 from feedsvc.sanitize import clean_html, prepare
 from feedsvc.text import clean_text, xml_safe
@@ -219,8 +220,21 @@ def extract(body: bytes, page_url: str, *, tz: ZoneInfo, select: Selectors | Non
     return extract_text(decode(body, declared_charset), page_url, tz=tz, select=select)
 
 
+def extract_page(body: bytes, page_url: str, *, tz: ZoneInfo,
+                 select: Selectors | None = None,
+                 declared_charset: str | None = None) -> tuple[ArticleData, DateFinding]:
+    """:func:`extract`, plus the date evidence behind the article's dates."""
+    return _extract(decode(body, declared_charset), page_url, tz=tz, select=select)
+
+
 def extract_text(text: str, page_url: str, *, tz: ZoneInfo,
                  select: Selectors | None = None) -> ArticleData:
+    """Extract one article from the decoded text of its page."""
+    return _extract(text, page_url, tz=tz, select=select)[0]
+
+
+def _extract(text: str, page_url: str, *, tz: ZoneInfo,
+             select: Selectors | None) -> tuple[ArticleData, DateFinding]:
     sel = select or Selectors()
     doc = parse_html(xml_safe(text), page_url)  # NULs, controls, lone surrogates out first
     meta = _meta(doc)
@@ -236,20 +250,11 @@ def extract_text(text: str, page_url: str, *, tz: ZoneInfo,
     if not title:
         raise ParseError(page_url, "no title found (not an article page?)")
 
-    published = (
-        dates.parse(_select_text(doc, sel.published, ("datetime", "content")), tz, fuzzy=True)
-        or dates.parse(_first(ld.get("datePublished")), tz)
-        or dates.parse(_first(meta.get("article:published_time"),
-                              meta.get("og:published_time"), meta.get("datepublished"),
-                              meta.get("pubdate"), meta.get("date")), tz)
-        or _time_element(doc, tz)
-    )
-    updated = (
-        dates.parse(_select_text(doc, sel.updated, ("datetime", "content")), tz, fuzzy=True)
-        or dates.parse(_first(ld.get("dateModified")), tz)
-        or dates.parse(_first(meta.get("article:modified_time"),
-                              meta.get("og:updated_time")), tz)
-    )
+    found = find_dates(
+        doc, page_url if urls.is_http(page_url) else url, tz, ld=ld, meta=meta,
+        selected=(_select_text(doc, sel.published, ("datetime", "content")),
+                  _select_text(doc, sel.updated, ("datetime", "content"))))
+    published, updated = found.published_utc, found.updated_utc
     authors = (
         ((_select_text(doc, sel.author),) if _select_text(doc, sel.author) else ())
         or _names(ld.get("author"))
@@ -291,7 +296,7 @@ def extract_text(text: str, page_url: str, *, tz: ZoneInfo,
         summary=summary, content_html=content, image=image, image_width=width,
         image_height=height, language=lang, categories=_dedupe(categories),
         tags=_dedupe(tags),
-    )
+    ), found
 
 
 def _dedupe(items: tuple[str, ...]) -> tuple[str, ...]:
@@ -299,20 +304,6 @@ def _dedupe(items: tuple[str, ...]) -> tuple[str, ...]:
     for i in items:
         seen.setdefault(i, None)
     return tuple(seen)
-
-
-def _time_element(doc: etree._Element, tz: ZoneInfo) -> Any:
-    for t in doc.xpath("//time[@datetime]"):
-        dt = dates.parse(t.get("datetime"), tz)
-        if dt:
-            return dt
-    for el in doc.xpath('//time | //*[contains(@class,"date") or contains(@class,"published")]'):
-        text = clean_text(el.text_content())
-        if text and len(text) < 60:
-            dt = dates.parse(text, tz, fuzzy=True)
-            if dt:
-                return dt
-    return None
 
 
 def _content(doc: etree._Element, sel: Selectors, base: str, page_url: str) -> str:
