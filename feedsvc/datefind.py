@@ -251,7 +251,10 @@ def _nearest(found: list[tuple[int, DateCandidate]], headline: int | None,
         p = item[0]
         return (p - headline) if p >= headline else (headline - p) * 3 + 50
 
-    return min(pool, key=distance)[1]
+    pos, best = min(pool, key=distance)
+    # a byline's own <time datetime> says the same day more precisely
+    return next((c for p, c in pool if pos < p <= pos + 12 and c.where == "time[datetime]"
+                 and c.day == best.day), best)
 
 
 # -- the URL ------------------------------------------------------------------------------
@@ -362,6 +365,9 @@ def find_dates(doc: etree._Element, url: str, tz: ZoneInfo, *,
         if near and in_url and abs(_days(near, in_url)) > 1:
             winner = in_url
             note = f"the URL says {in_url.day}, a date element {near.day}"
+    elif near_upd:  # "Updated: 31 May, 2024 Friday" is the only date the page shows
+        winner = near_upd
+        note = f"only an update date on the page: {near_upd.where} {near_upd.raw!r}"
     else:
         winner = _htmldate(doc, url, tz) if use_htmldate else None
         if winner:
