@@ -139,7 +139,10 @@ def _add(out: list[DateCandidate], kind: str, where: str, raw: str | None, tz: Z
     raw = clean_text(raw)
     if not raw or len(raw) > 200:
         return None
-    moment = dates.parse_local(raw, tz, fuzzy=fuzzy, slash_dayfirst=dayfirst)
+    # page text is read by our own patterns only: dateparser on every date-ish element
+    # costs more than the body extraction (the operator's selector may use it)
+    moment = dates.parse_local(raw, tz, fuzzy=fuzzy, slash_dayfirst=dayfirst,
+                               general=kind == SELECTOR)
     if moment is None or (kind == ELEMENT and moment.astimezone(UTC) > _now() + _SLACK):
         return None  # a date element in the future is an event, not this article
     c = DateCandidate(kind=kind, where=where, raw=raw, moment=moment, updated=updated)

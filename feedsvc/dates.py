@@ -83,10 +83,11 @@ def parse(text: str | None, tz: ZoneInfo, *, fuzzy: bool = False) -> datetime | 
 
 
 def parse_local(text: str | None, tz: ZoneInfo, *, fuzzy: bool = False,
-                slash_dayfirst: bool = False) -> datetime | None:
+                slash_dayfirst: bool = False, general: bool = True) -> datetime | None:
     """Like :func:`parse`, but aware in the offset the text gives (``tz`` when none):
     its ``date()`` is the day as the page writes it. ``slash_dayfirst`` reads ``03/02/2022``
-    as 3 February (pages not in US English); dotted dates are always day-first."""
+    as 3 February (pages not in US English); dotted dates are always day-first.
+    ``general=False`` skips the slow general parser (dateparser) for fuzzy text."""
     if not text:
         return None
     s = text.strip()
@@ -94,7 +95,7 @@ def parse_local(text: str | None, tz: ZoneInfo, *, fuzzy: bool = False,
         return None
     dt = _strict(s, slash_dayfirst)
     if dt is None and fuzzy:
-        dt = _text_date(s, slash_dayfirst) or _human(s, tz)
+        dt = _text_date(s, slash_dayfirst) or (_human(s, tz) if general else None)
     if dt is None:
         return None
     if dt.tzinfo is None:

@@ -409,7 +409,7 @@ def _content(doc: etree._Element, sel: Selectors, base: str, page_url: str) -> s
     # furniture-pruning rule tried lost more article text than it removed boilerplate),
     # minus image captions/credits, which it would keep as article text
     drop_captions(body)
-    prepare_images(body, base)
+    prepare_images(body)
     import trafilatura  # imported lazily: it is slow to import
     from trafilatura.htmlprocessing import build_html_output
 

@@ -138,14 +138,12 @@ def drop_captions(root: etree._Element) -> None:
             el.drop_tree()
 
 
-def prepare_images(root: etree._Element, base_url: str) -> None:
-    """Resolve lazy images, drop trackers/placeholders and absolutize URLs, in place."""
+def prepare_images(root: etree._Element) -> None:
+    """Resolve lazy images and drop trackers/placeholders, in place (URLs are made
+    absolute later, by :func:`clean_html`, on the much smaller article)."""
     for img in list(root.iter("img")):
         if not _fix_image(img) and img.getparent() is not None:
             img.drop_tree()
-    with contextlib.suppress(ValueError, TypeError):
-        lxml.html.make_links_absolute(root, base_url, resolve_base_href=False,
-                                      handle_failures="discard")
 
 
 def clean_html(html: str, base_url: str) -> str:
