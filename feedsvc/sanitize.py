@@ -72,6 +72,37 @@ def _fix_image(img: etree._Element) -> bool:
     return not (w.strip() in ("0", "1") and h.strip() in ("0", "1"))
 
 
+# a short block that only introduces other articles, or credits a photo
+_BOILERPLATE = re.compile(
+    r"^\W*(read (also|more)|see also|related( (articles?|posts?|stories|content))?|"
+    r"more (on|about) (this|the topic)|you (may|might) (also )?like|recommended|"
+    r"lesen sie (auch|mehr)|mehr zum thema|weitere themen|siehe auch|empfohlene beiträge|"
+    r"das könnte (sie|dich) auch interessieren|à lire aussi|lire aussi|a lire aussi|"
+    r"leer (también|más)|lee también|noticias relacionadas|leia (também|mais)|"
+    r"leggi anche|czytaj (też|także|również)|powiązane( tematy)?|"
+    r"читайте (також|также)|дивіться також|смотрите также|"
+    r"(foto|fotos|bild|photo|photos|image|crédits? photos?|credit|quelle|source)\s*:.{0,80}"
+    r")\W*$",
+    re.IGNORECASE)
+_INTRO_TAGS = ("p", "h2", "h3", "h4", "h5", "h6", "strong", "b", "div", "span")
+
+
+def drop_boilerplate(root: etree._Element) -> None:
+    """Remove "Read also"/related blocks (and the list they introduce) and photo-credit
+    lines from extracted article HTML, in place."""
+    for el in list(root.iter(*_INTRO_TAGS)):
+        if el is root or el.getparent() is None:
+            continue
+        text = " ".join(el.text_content().split())
+        if not text or len(text) > 120 or not _BOILERPLATE.match(text):
+            continue
+        nxt = el.getnext()
+        if nxt is not None and nxt.tag in ("ul", "ol") and not text.lower().startswith(
+                ("foto", "bild", "photo", "image", "crédit", "credit", "quelle", "source")):
+            nxt.drop_tree()
+        el.drop_tree()
+
+
 def prepare(root: etree._Element, base_url: str) -> None:
     """Remove page furniture from an lxml (sub)tree in place and absolutize its URLs."""
     for el in list(root.iter(*_DROP_TAGS)):
@@ -90,6 +121,31 @@ def prepare(root: etree._Element, base_url: str) -> None:
                                       handle_failures="discard")
 
 
+_CREDIT_TOKEN = re.compile(r"^(\w+[-_])?(credits?|copyright|caption|photo-?credit|"
+                           r"image-?credit|figcaption|bildunterschrift|imagecaption)([-_].*)?$",
+                           re.IGNORECASE)
+
+
+def drop_captions(root: etree._Element) -> None:
+    """Remove image captions and credits (``<figcaption>``, ``.credit``, ``.caption``)
+    from a page, in place: general extraction keeps them as article text."""
+    for el in list(root.iter()):
+        if not isinstance(el.tag, str) or el.getparent() is None:
+            continue
+        if (el.tag == "figcaption" or any(
+                _CREDIT_TOKEN.match(t) for t in (el.get("class") or "").split())) \
+                and len(" ".join(el.text_content().split())) < 300:
+            el.drop_tree()
+
+
+def prepare_images(root: etree._Element) -> None:
+    """Resolve lazy images and drop trackers/placeholders, in place (URLs are made
+    absolute later, by :func:`clean_html`, on the much smaller article)."""
+    for img in list(root.iter("img")):
+        if not _fix_image(img) and img.getparent() is not None:
+            img.drop_tree()
+
+
 def clean_html(html: str, base_url: str) -> str:
     """Sanitized, absolutized HTML for a feed's content element."""
     if not html or not html.strip():
@@ -99,6 +155,7 @@ def clean_html(html: str, base_url: str) -> str:
     except (etree.ParserError, ValueError):
         return ""
     prepare(frag, base_url)
+    drop_boilerplate(frag)
     raw = "".join(
         [frag.text or ""] + [lxml.html.tostring(c, encoding="unicode") for c in frag]
     )
@@ -111,3 +168,4 @@ def clean_html(html: str, base_url: str) -> str:
         strip_comments=True,
     )
     return cleaned.strip()
+

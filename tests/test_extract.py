@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import lxml.html
@@ -486,3 +487,53 @@ def test_windows_1251_page_that_declares_utf8() -> None:
     """Bytes in one encoding, a declaration of another: the bytes win."""
     body = uk_page("utf-8").encode("cp1251")
     assert_ukrainian(extract(body, PAGE_URL, tz=KYIV, declared_charset="utf-8"))
+
+
+# -- 5. real-page failure classes (issue 9): tests/data/pages/ ----------------------------
+PAGE_DIR = Path(__file__).parent / "data" / "pages"
+BRIDGE = (
+    "The regional council voted on Tuesday evening to rebuild the old river bridge",
+    "Engineers found that two of the five supporting pillars had cracked",
+    "A temporary footbridge for pedestrians and cyclists is expected to open",
+)
+
+
+def page_file(name: str, url: str = PAGE_URL) -> ArticleData:
+    return extract((PAGE_DIR / name).read_bytes(), url, tz=KYIV)
+
+
+@pytest.mark.parametrize("name", ["form-wrapped.html", "ad-class-wrappers.html"])
+def test_article_inside_form_or_ad_named_wrapper_is_kept(name: str) -> None:
+    # one <form> around the whole page (ASP.NET sites); wrappers whose classes contain
+    # "ad" (Page-ad-margins, non-ad-column, ad_body) hold the article itself
+    content = text_of(page_file(name).content_html)
+    for p in BRIDGE:
+        assert p in content
+
+
+def test_read_also_block_and_photo_credit_dropped_after_extraction() -> None:
+    art = page_file("read-also.html")
+    content = text_of(art.content_html)
+    assert BRIDGE[0] in content and BRIDGE[2] in content
+    assert "Read also" not in content
+    assert "Council elects a new mayor" not in content
+    assert "Photo: Jan Example" not in content
+    assert "https://news.example.com/img/bridge.jpg" in art.content_html  # the image stays
+
+
+def test_json_ld_headline_entities_decoded() -> None:
+    assert page_file("title-entities.html").title == "Council’s ‘bridge plan’ approved"
+
+
+def test_site_name_suffix_trimmed_from_title() -> None:
+    assert page_file("title-site-suffix.html").title == "Senate passes the bridge funding bill"
+
+
+def test_truncated_json_ld_headline_loses_to_full_title() -> None:
+    assert page_file("title-truncated-headline.html").title == (
+        "Council approves the long-awaited repairs of the old river bridge after a "
+        "two-year dispute")
+
+
+def test_logo_h1_is_not_the_title() -> None:
+    assert page_file("title-logo-h1.html").title == "Bridge repairs approved"
