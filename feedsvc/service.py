@@ -44,6 +44,7 @@ from feedsvc.types import Rendering, SourceResult, SourceState
 
 log = logging.getLogger("feedsvc.config")
 CHECK_EVERY = 5.0  # seconds between looks at the config file's bytes
+STABLE_FOR = 1.0  # seconds a changed config file must stay unchanged before it is read
 HEARTBEAT_FRESH = timedelta(minutes=3)
 SCHEMA_RECHECK = 10.0  # seconds a reader trusts its last schema check
 
@@ -70,6 +71,9 @@ class Service:
         self.listeners: list[Callable[[Config, Config], None]] = []  # (old, new) config
         self.change_listeners: list[Callable[[frozenset[str]], None]] = []  # feed keys
         self._checked = time.monotonic()
+        self._seen: tuple[int, int] | None = None  # (size, mtime_ns) of the file last read
+        self._pending: tuple[int, int] | None = None  # a changed file not yet stable
+        self._pending_at = 0.0
         self._lock = threading.Lock()
         self._fetcher: Fetcher | None = None
         self._refresher: Refresher | None = None
@@ -114,18 +118,36 @@ class Service:
 
     # -- config ------------------------------------------------------------------------
     def reload(self, force: bool = False) -> bool:
-        """Reload when the file changed; return True when a new config took effect."""
+        """Reload when the file changed; return True when a new config took effect.
+
+        A file is read only once it is stable: its size and mtime unchanged for
+        ``STABLE_FOR`` seconds (an mtime that old, or the same size and mtime seen on
+        two looks that far apart) and across the read itself. A file still being
+        written is left for a later call (a later request or scheduler tick): nothing
+        waits. ``force`` (SIGHUP) only skips the ``CHECK_EVERY`` throttle."""
         now = time.monotonic()
-        if not force and now - self._checked < CHECK_EVERY:
+        wait = STABLE_FOR if self._pending is not None else CHECK_EVERY
+        if not force and now - self._checked < wait:
             return False
         with self._lock:
             self._checked = now
             path = self.config.path
             try:
+                before = _signature(path)
+                if before == self._seen:
+                    return False  # the file as last read (taken or refused)
+                if not self._stable(before, now):
+                    return False
                 data = path.read_bytes()
+                after = _signature(path)
             except OSError as e:
                 self._refuse(f"{path}: cannot read: {e.strerror or e}", b"")
                 return False
+            if after != before:  # written to while we read it: look again later
+                self._pending, self._pending_at = after, now
+                return False
+            self._pending = None
+            self._seen = after
             digest = hashlib.sha256(data).hexdigest()
             if digest == self.config.sha256:
                 self.refused = None
@@ -140,6 +162,10 @@ class Service:
             if new.database_url != self.config.database_url:
                 self._refuse(f"{path}: service.database: changing the database needs a "
                              "restart; the running service keeps its database", data)
+                return False
+            emptied = _emptied(self.config, new)
+            if emptied:
+                self._refuse(f"{path}: {emptied}", data)
                 return False
             old = self.config
             self.config = new
@@ -158,6 +184,18 @@ class Service:
         for listener in self.listeners:
             listener(old, new)
         return True
+
+    def _stable(self, sig: tuple[int, int], now: float) -> bool:
+        """Whether the file with signature ``sig`` has stopped changing."""
+        if time.time() - sig[1] / 1e9 >= STABLE_FOR:
+            return True
+        if self._pending == sig and now - self._pending_at >= STABLE_FOR:
+            return True
+        if self._pending != sig:
+            self._pending, self._pending_at = sig, now
+            log.info("config file changed; reload deferred until it is stable path=%s",
+                     self.config.path)
+        return False
 
     def _refuse(self, message: str, data: bytes) -> None:
         self.refused = Refused(message=message, at=clock.now(),
@@ -248,12 +286,32 @@ class Service:
             "healthy": ok, "health": reason,
             "config": {
                 "path": str(cfg.path), "sha256": cfg.sha256, "loaded_at": _iso(cfg.loaded_at),
+                "pending": self._pending is not None,  # a changed file not yet stable
                 "refused": ({"message": self.refused.message, "at": _iso(self.refused.at)}
                             if self.refused else None),
             },
             "sources": sources,
             "topics": [{"slug": t.slug, "title": t.display_title} for t in cfg.topics],
         }
+
+
+def _signature(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _emptied(old: Config, new: Config) -> str | None:
+    """Why an edit from ``old`` to ``new`` looks like a wiped file: it drops every
+    source or every topic without ``service.allow_empty = true``."""
+    if new.service.allow_empty:
+        return None
+    for what, had, has in (("source", old.sources, new.sources),
+                           ("topic", old.topics, new.topics)):
+        if had and not has:
+            return (f"the edit removes every {what} (had {len(had)}); refused as a "
+                    f"half-written or emptied file; set allow_empty = true under "
+                    f"[service] if that is meant")
+    return None
 
 
 def next_run(every: float, enabled: bool, st: SourceState | None) -> datetime | None:
