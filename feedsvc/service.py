@@ -46,6 +46,7 @@ log = logging.getLogger("feedsvc.config")
 CHECK_EVERY = 5.0  # seconds between looks at the config file's bytes
 STABLE_FOR = 1.0  # seconds a changed config file must stay unchanged before it is read
 HEARTBEAT_FRESH = timedelta(minutes=3)
+DISK_FULL_RECENT = timedelta(minutes=2)  # a disk-full write error counts this long
 SCHEMA_RECHECK = 10.0  # seconds a reader trusts its last schema check
 
 
@@ -227,7 +228,13 @@ class Service:
         src = self.config.source(source_id)
         if src is None or (not src.enabled and not force):
             return None
-        return self.refresher.refresh_source(src, force=force)
+        try:
+            return self.refresher.refresh_source(src, force=force)
+        except FeedsvcError as e:  # not even the failure could be recorded (a full disk)
+            logging.getLogger("feedsvc.refresh").error(
+                "refresh source=%s outcome=error state_not_written=true error=%r",
+                      src.id, str(e))
+            return SourceResult(src.id, "error", error=str(e))
 
     def _changed(self, feed_keys: frozenset[str]) -> None:
         """A refresh changed these feeds: tell this process's listeners, then the hub."""
@@ -240,8 +247,26 @@ class Service:
         """The rendering of one feed (rendered only if its articles changed)."""
         return self.cache.get(req, request_base)
 
+    def disk_problem(self) -> str | None:
+        """"disk full: …" when the database's file system has less than
+        ``service.min_free_disk`` free (SQLite), or a write failed for want of space in
+        the last ``DISK_FULL_RECENT`` (any backend); else None."""
+        free = self.store.free_space()
+        if free is not None and free[1] < self.config.service.min_free_disk:
+            return (f"disk full: {free[1] // 1_000_000} MB free on {free[0]} "
+                    f"(service.min_free_disk is {self.config.service.min_free_disk // 1_000_000}"
+                    " MB)")
+        failed = self.store.disk_full
+        if failed is not None and clock.now() - failed[0] < DISK_FULL_RECENT:
+            return f"disk full: a write failed at {_iso(failed[0])}: {failed[1]}"
+        return None
+
     def health(self) -> tuple[bool, str]:
-        """(healthy, reason): the store answers and the scheduler's heartbeat is fresh."""
+        """(healthy, reason): the disk has room, the store answers and the scheduler's
+        heartbeat is fresh."""
+        full = self.disk_problem()
+        if full:
+            return False, full
         try:
             self.store.ping()
             beat = self.store.get_kv("scheduler_heartbeat")

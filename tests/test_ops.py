@@ -1,0 +1,72 @@
+"""Operations: /healthz on a full disk, a refresh whose save fails, /status content."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from feedsvc import clock
+from feedsvc import config as config_mod
+from feedsvc.service import Service
+from feedsvc.store import is_disk_full
+from feedsvc.web import create_app
+
+
+def test_healthz_says_disk_full_when_free_space_is_below_the_threshold(
+        service: Service, tmp_path: Path) -> None:
+    c = create_app(service).test_client()
+    service.store.set_kv("scheduler_heartbeat", clock.now().isoformat())
+    assert c.get("/healthz").status_code == 200
+    if service.store.free_space() is None:
+        pytest.skip("free space is measured for SQLite files only")
+    # A threshold above the real free space: the disk is "full" for this service.
+    path = service.config.path
+    path.write_text(path.read_text("utf-8").replace(
+        "[service]", '[service]\nmin_free_disk = "900000GB"'), "utf-8")
+    service.config = config_mod.load(path)
+    r = c.get("/healthz")
+    assert r.status_code == 503 and r.data.startswith(b"disk full: ")
+    assert b"\n" not in r.data.rstrip(b"\n")
+    assert "disk full" in c.get("/status").data.decode()
+
+
+def test_a_save_that_fails_for_want_of_space_is_an_error_on_the_source(
+        sample_config: config_mod.Config, caplog: pytest.LogCaptureFixture) -> None:
+    if not sample_config.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's page cap stands in for a full disk")
+    svc = Service(sample_config, writer=True)
+    svc.upgrade()
+    svc.store.put_source_state(svc.store.source_state("sample"))  # its row exists
+    with svc.store.engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+    svc.store.engine.dispose()
+
+    @sa.event.listens_for(svc.store.engine, "connect")
+    def _cap(dbapi_conn, _record) -> None:  # noqa: ANN001
+        dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
+
+    try:
+        with caplog.at_level(logging.INFO):
+            result = svc.refresh_source("sample")
+        assert result is not None and result.outcome == "error"
+        assert "full" in (result.error or "")
+        lines = [r.getMessage() for r in caplog.records if "outcome=error" in r.getMessage()]
+        assert lines and "source=sample" in lines[0]
+        assert not any("Job raised" in r.getMessage() for r in caplog.records)
+        ok, reason = svc.health()
+        assert not ok and reason.startswith("disk full")
+        st = svc.store.source_state("sample")
+        assert st.failures == 1 and st.last_error and "\n" not in st.last_error
+        assert "SELECT" not in st.last_error and "INSERT" not in st.last_error
+    finally:
+        svc.close()
+
+
+def test_postgresql_disk_full_errors_are_recognized() -> None:
+    import psycopg.errors
+
+    assert is_disk_full(psycopg.errors.DiskFull("could not extend file: No space left"))
+    assert not is_disk_full(psycopg.errors.UniqueViolation("duplicate key"))
