@@ -157,9 +157,18 @@ def _scheduler(args: argparse.Namespace) -> int:
         target=svc.reload, kwargs={"force": True}).start())
     sched.start()
     stop.wait()
-    sched.stop()
-    svc.close()
+    _stop(sched, svc)
     return 0
+
+
+def _stop(sched, svc) -> None:  # noqa: ANN001
+    """Stop the scheduler (a few seconds at most) and close the service; a fetch still
+    in flight is abandoned by leaving at once (what it saved stays saved)."""
+    clean = sched.stop()
+    if not clean:
+        logging.shutdown()
+        os._exit(0)  # worker threads stuck in a fetch would otherwise hold the exit
+    svc.close()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -181,8 +190,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         server.serve_forever()
     finally:
-        sched.stop()
-        svc.close()
+        _stop(sched, svc)
     return 0
 
 
