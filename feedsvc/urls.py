@@ -1,7 +1,9 @@
 """URL identity: normalizing canonical URLs so one story is one article.
 
 Lower-case scheme and host, no default port, no fragment, no tracking parameters
-(``utm_*``, ``fbclid``, ``gclid``...), an empty path as ``/``. Everything else is kept
+(``utm_*``, ``fbclid``, ``gclid``...), an empty path as ``/``. A canonical URL is at most ``MAX_URL`` characters (the
+store's limit on every backend): a longer one is refused here, so its article is
+skipped with a clear message and the rest of its source is saved. Everything else is kept
 byte for byte: the query is split on ``&`` only to drop tracking pairs, never decoded
 and re-encoded (``?b`` is not ``?b=``, ``%20`` is not ``+`` to every server), so two
 URLs of one page do not differ and two pages do not collide.
@@ -10,6 +12,8 @@ URLs of one page do not differ and two pages do not collide.
 from __future__ import annotations
 
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
+
+MAX_URL = 2048  # characters of a normalized URL (articles.url, guid, image)
 
 _TRACKING = {
     "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "mc_cid", "mc_eid",
@@ -31,7 +35,11 @@ def normalize(url: str) -> str:
     if port and not (scheme == "http" and port == 80 or scheme == "https" and port == 443):
         netloc += f":{port}"
     query = "&".join(p for p in parts.query.split("&") if not _is_tracking(p))
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    out = urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    if len(out) > MAX_URL:
+        raise ValueError(f"URL is longer than {MAX_URL} characters ({len(out)}): "
+                         f"{out[:60]}…")
+    return out
 
 
 def _is_tracking(pair: str) -> bool:

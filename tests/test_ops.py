@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import NewsServer, write_config
 
 from feedsvc import clock
 from feedsvc import config as config_mod
@@ -70,3 +71,34 @@ def test_postgresql_disk_full_errors_are_recognized() -> None:
 
     assert is_disk_full(psycopg.errors.DiskFull("could not extend file: No space left"))
     assert not is_disk_full(psycopg.errors.UniqueViolation("duplicate key"))
+
+
+def test_an_article_with_an_over_long_url_is_skipped_and_the_rest_saved(
+        tmp_path: Path, site: NewsServer, any_db_url: str) -> None:
+    long_link = f"{site.base}/news/" + "x" * 2100
+    items = "".join(
+        f"<item><title>Story {i}</title><link>{link}</link><guid>{link}</guid>"
+        f"<pubDate>Tue, 24 Nov 2026 0{i}:00:00 GMT</pubDate>"
+        f"<description>Body {i}.</description></item>"
+        for i, link in enumerate([f"{site.base}/news/one", long_link, f"{site.base}/news/two"]))
+    site.add("/feed.xml", f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+                          f"<link>{site.base}/</link><description>d</description>{items}"
+                          "</channel></rss>", ctype="application/rss+xml")
+    path = write_config(tmp_path, database=any_db_url, sources=f"""
+        [[source]]
+        id = "news"
+        kind = "feed"
+        url = "{site.base}/feed.xml"
+        """)
+    svc = Service(config_mod.load(path), writer=True)
+    try:
+        svc.upgrade()
+        result = svc.refresh_source("news")
+        assert result is not None and result.outcome == "new", result
+        assert result.new == 2 and result.skipped == 1
+        assert "longer than 2048 characters" in (result.error or "")
+        assert svc.store.count_articles("news") == 2
+        st = svc.store.source_state("news")
+        assert st.failures == 0 and st.last_error is None
+    finally:
+        svc.close()

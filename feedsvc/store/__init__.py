@@ -403,7 +403,9 @@ class Store:
         return {
             "title": data.title, "summary": data.summary, "content_html": data.content_html,
             "authors": json.dumps(list(data.authors), ensure_ascii=False),
-            "image": data.image, "image_width": data.image_width,
+            # a lead image URL the column cannot hold is dropped, not the article
+            "image": data.image if data.image and len(data.image) <= 2048 else None,
+            "image_width": data.image_width,
             "image_height": data.image_height, "language": data.language,
             "categories": json.dumps(list(data.categories), ensure_ascii=False),
             "tags": json.dumps(list(data.tags), ensure_ascii=False),
