@@ -102,3 +102,23 @@ def test_an_article_with_an_over_long_url_is_skipped_and_the_rest_saved(
         assert st.failures == 0 and st.last_error is None
     finally:
         svc.close()
+
+
+@pytest.mark.parametrize("gzip", [False, True])
+def test_a_304_has_the_same_headers_from_flask_and_from_the_fast_path(
+        service: Service, gzip: bool) -> None:
+    app = create_app(service)
+    fast = app.extensions["feedsvc.fastpath"]
+    c = app.test_client()
+    enc = {"Accept-Encoding": "gzip"} if gzip else {}
+    first = c.get("/feeds/all.atom", headers=enc)
+    cond = enc | {"If-None-Match": first.headers["ETag"]}
+    fast.forget()  # the next request goes through the Flask route …
+    via_flask = c.get("/feeds/all.atom", headers=cond)
+    via_fast = c.get("/feeds/all.atom", headers=cond)  # … this one through the fast path
+    assert via_flask.status_code == via_fast.status_code == 304
+    wanted = {"ETag", "Last-Modified", "Cache-Control", "Vary"}
+    flask_h = {k: v for k, v in via_flask.headers if k in wanted}
+    fast_h = {k: v for k, v in via_fast.headers if k in wanted}
+    assert set(flask_h) == wanted and flask_h == fast_h
+    assert flask_h["Last-Modified"] == first.headers["Last-Modified"]
