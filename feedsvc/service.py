@@ -36,7 +36,7 @@ from feedsvc import config as config_mod
 from feedsvc.cache import RenderCache
 from feedsvc.config import Config
 from feedsvc.errors import ConfigError, FeedsvcError, SchemaOutdated
-from feedsvc.feeds import FeedRequest
+from feedsvc.feeds import ARCHIVE_CREATED, FeedRequest
 from feedsvc.fetch import Fetcher
 from feedsvc.refresh import Refresher
 from feedsvc.store import Store
@@ -99,6 +99,9 @@ class Service:
         """Apply pending migrations and date articles in the service time zone."""
         self.store.upgrade()
         self.store.redate(self.config.service.tz)
+        if self.store.get_kv(ARCHIVE_CREATED) is None:  # the date of empty feeds
+            self.store.set_kv(ARCHIVE_CREATED, clock.now().replace(microsecond=0)
+                              .isoformat())
         self._schema_ok_at = time.monotonic()
 
     def schema_problem(self) -> str | None:

@@ -1,12 +1,13 @@
 """URL identity: normalizing canonical URLs so one story is one article.
 
 Lower-case scheme and host, no default port, no fragment, no tracking parameters
-(``utm_*``, ``fbclid``, ``gclid``...), an empty path as ``/``. A canonical URL is at most ``MAX_URL`` characters (the
-store's limit on every backend): a longer one is refused here, so its article is
-skipped with a clear message and the rest of its source is saved. Everything else is kept
+(``utm_*``, ``fbclid``, ``gclid``...), an empty path as ``/``. Everything else is kept
 byte for byte: the query is split on ``&`` only to drop tracking pairs, never decoded
 and re-encoded (``?b`` is not ``?b=``, ``%20`` is not ``+`` to every server), so two
-URLs of one page do not differ and two pages do not collide.
+URLs of one page do not differ and two pages do not collide. A normalized URL is at
+most ``MAX_URL`` characters (the store's limit, the same on every backend): a longer
+one is refused here, so its article is skipped with a clear message and the rest of
+its source is saved.
 """
 
 from __future__ import annotations

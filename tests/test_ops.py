@@ -122,3 +122,44 @@ def test_a_304_has_the_same_headers_from_flask_and_from_the_fast_path(
     fast_h = {k: v for k, v in via_fast.headers if k in wanted}
     assert set(flask_h) == wanted and flask_h == fast_h
     assert flask_h["Last-Modified"] == first.headers["Last-Modified"]
+
+
+def test_before_the_first_refresh_feeds_are_not_cached_and_never_served_stale(
+        sample_config: config_mod.Config) -> None:
+    writer = Service(sample_config, writer=True)  # the scheduler's process
+    writer.upgrade()
+    web = Service(sample_config)  # a web process on the same store
+    c = create_app(web).test_client()
+    try:
+        empty = c.get("/feeds/all.atom")
+        assert empty.status_code == 200 and b"<entry>" not in empty.data
+        assert empty.headers["Cache-Control"] == "public, max-age=0"
+        assert writer.refresh()[0].outcome == "new"  # lands in the other process
+        full = c.get("/feeds/all.atom")  # at once: no stale empty answer
+        assert full.data.count(b"<entry>") > 0
+        assert full.headers["Cache-Control"] == "public, max-age=3600"
+    finally:
+        web.close()
+        writer.close()
+
+
+def test_an_empty_feed_is_dated_truly_and_stays_the_same_bytes(
+        sample_config: config_mod.Config) -> None:
+    writer = Service(sample_config, writer=True)
+    writer.upgrade()
+    created = writer.store.get_kv("archive_created")
+    try:
+        bodies = []
+        for _ in range(2):  # a restart between the two: the same bytes
+            svc = Service(sample_config)
+            c = create_app(svc).test_client()
+            r = c.get("/feeds/topic/kharkiv.atom")
+            assert b"2000-01-01" not in r.data
+            assert f"<updated>{created}</updated>".encode() in r.data
+            day = c.get("/feeds/day/2026-11-25.rss")  # today in Kyiv, nothing yet
+            assert b"Tue, 24 Nov 2026 22:00:00 +0000" in day.data  # its day began (Kyiv)
+            bodies.append((r.data, r.headers["ETag"], r.headers["Last-Modified"]))
+            svc.close()
+        assert bodies[0] == bodies[1]
+    finally:
+        writer.close()

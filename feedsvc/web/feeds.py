@@ -59,9 +59,11 @@ def feed(path: str) -> Response:
     hub = svc.config.settings.websub.hub
     if hub:
         links.append(("hub", hub))
-    answer = Answer(rendering, CONTENT_TYPES[req.fmt],
-                    svc.cache.documents.max_age(req.name, svc.cache.today()), links, label)
-    if not request.query_string:
+    max_age = svc.cache.documents.max_age(req.name, svc.cache.today())
+    answer = Answer(rendering, CONTENT_TYPES[req.fmt], max_age, links, label)
+    if not request.query_string and max_age > 0:
+        # (a feed still waiting for its first refresh always asks the store: the fast
+        # path must never serve its empty answer once the refresh landed elsewhere)
         fast = current_app.extensions.get("feedsvc.fastpath")
         if fast is not None:
             fast.remember(f"{request.scheme}://{request.host}{request.path}", answer)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
 from datetime import UTC
 from email.utils import format_datetime
+from typing import Any
 
 from flask import Response
 from werkzeug.http import parse_accept_header, parse_date, parse_etags
