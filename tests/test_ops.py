@@ -163,3 +163,42 @@ def test_an_empty_feed_is_dated_truly_and_stays_the_same_bytes(
         assert bodies[0] == bodies[1]
     finally:
         writer.close()
+
+
+@pytest.mark.parametrize("fmt", ["kv", "json"])
+def test_access_lines_in_a_log_file_are_plain_key_value_or_json(
+        tmp_path: Path, fmt: str) -> None:
+    import json
+    import subprocess
+    import sys
+
+    import requests
+    from conftest import free_port
+    from test_process import ENV, _wait_port
+
+    path = write_config(tmp_path, sources="", topics="")
+    port = free_port()
+    log_file = tmp_path / "feedsvc.log"
+    with log_file.open("w") as out:  # not a terminal
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "feedsvc", "--config", str(path), "run", "--port",
+             str(port)], env=ENV | {"FEEDSVC_LOG_FORMAT": fmt}, stderr=out, stdout=out)
+        try:
+            _wait_port(port, proc)
+            assert requests.get(f"http://127.0.0.1:{port}/feeds/all.atom",
+                                timeout=10).status_code == 200
+            assert requests.get(f"http://127.0.0.1:{port}/nope", timeout=10).status_code == 404
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    text = log_file.read_text("utf-8")
+    assert "\x1b[" not in text
+    access = [line for line in text.splitlines() if "feedsvc.access" in line]
+    assert len(access) >= 2, text
+    if fmt == "json":
+        rows = [json.loads(line) for line in access]
+        assert {(r["method"], r["status"]) for r in rows} >= {("GET", "200"), ("GET", "404")}
+        assert any(r["path"] == "/nope" for r in rows)
+    else:
+        assert any(line.startswith("ts=") and "method=GET path='/nope' status=404" in line
+                   for line in access), access
