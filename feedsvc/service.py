@@ -305,12 +305,15 @@ class Service:
                 "next_run": _iso(next_run(s.every, s.enabled, st)),
                 "articles": self.store.count_articles(s.id),
                 "articles_24h": self.store.count_articles(s.id, since=since),
+                # only for a source that has answered (a failure is a fetch too)
                 "not_modified_ratio": (round(st.not_modified / st.fetches, 3)
-                                       if st and st.fetches else None),
+                                       if st and st.fetches and st.last_success else None),
+                "fetches": st.fetches if st else 0,
+                "not_modified": st.not_modified if st else 0,
             })
         ok, reason = self.health()
         return {
-            "service": cfg.service.title,
+            "service": cfg.service.title, "timezone": cfg.service.timezone,
             "healthy": ok, "health": reason,
             "config": {
                 "path": str(cfg.path), "sha256": cfg.sha256, "loaded_at": _iso(cfg.loaded_at),
@@ -322,6 +325,22 @@ class Service:
             "topics": [{"slug": t.slug, "title": t.display_title} for t in cfg.topics],
         }
 
+    def source_notes(self) -> dict[str, str]:
+        """A short warning per source that is failing, not yet refreshed or still empty
+        (for the index page; cheap: the states table and the feed versions)."""
+        enabled = [s for s in self.config.sources if s.enabled]
+        states = self.store.all_source_states()
+        versions = self.store.versions([f"source/{s.id}" for s in enabled])
+        notes = {}
+        for s in enabled:
+            st = states.get(s.id)
+            if st is not None and st.last_error:
+                notes[s.id] = f"failing: {st.last_error[:160]}"
+            elif st is None or st.last_success is None:
+                notes[s.id] = "not refreshed yet"
+            elif not versions.get(f"source/{s.id}"):
+                notes[s.id] = "no articles yet"
+        return notes
 
 def _signature(path: Path) -> tuple[int, int]:
     st = path.stat()

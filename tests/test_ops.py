@@ -202,3 +202,52 @@ def test_access_lines_in_a_log_file_are_plain_key_value_or_json(
     else:
         assert any(line.startswith("ts=") and "method=GET path='/nope' status=404" in line
                    for line in access), access
+
+
+def test_status_and_index_pages_say_what_an_operator_needs(
+        tmp_path: Path, site: NewsServer, db_url: str) -> None:
+    import shutil
+
+    from conftest import SAMPLE
+
+    shutil.copytree(SAMPLE, tmp_path / "sample")
+    site.add("/gone.xml", "gone", status=404)
+    path = write_config(tmp_path, database=db_url, sources=f"""
+        [[source]]
+        id = "sample"
+        kind = "files"
+        url = "sample/"
+        [[source]]
+        id = "broken"
+        kind = "feed"
+        url = "{site.base}/gone.xml"
+        [[source]]
+        id = "later"
+        kind = "feed"
+        url = "{site.base}/later.xml"
+        """)
+    svc = Service(config_mod.load(path), writer=True)
+    try:
+        svc.upgrade()
+        svc.refresh(["sample", "broken"])
+        svc.store.set_kv("scheduler_heartbeat", clock.now().isoformat())
+        c = create_app(svc).test_client()
+        page = c.get("/status").data.decode()
+        assert "Health: <strong>ok</strong></p>" in page  # not "ok — ok"
+        assert '<a href="/">' in page
+        assert "first seen in the last 24 h" in page and "in 24 h)" not in page
+        # Times in the service time zone with the zone, and UTC beside them.
+        assert "2026-11-25 12:00:00 EET (10:00:00 UTC)" in page
+        broken = page.split('id="source-broken"')[1].split("</div>")[0]
+        assert "HTTP 404" in broken and "not modified" not in broken  # it never answered
+        st = c.get("/status.json").get_json()
+        assert {s["id"]: s["not_modified_ratio"] for s in st["sources"]}["broken"] is None
+        index = c.get("/").data.decode()
+        assert "failing:" in index.split('id="source-broken"')[1].split("</li>")[0]
+        assert "not refreshed yet" in index.split('id="source-later"')[1].split("</li>")[0]
+        assert "⚠" not in index.split('id="source-sample"')[1].split("</li>")[0]
+        svc.store.set_kv("scheduler_heartbeat", "2026-11-25T09:00:00+00:00")
+        page = c.get("/status").data.decode()
+        assert "Health: <strong>degraded</strong> — scheduler heartbeat is 3600s old" in page
+    finally:
+        svc.close()

@@ -36,7 +36,8 @@ def index() -> Response:
     counts = svc.store.day_counts()
     days = sorted(counts, reverse=True)[:30]
     html = render_template("index.html", cfg=svc.config, base=base_url(), days=days,
-                           counts=counts, formats=feednames.FORMATS)
+                           counts=counts, formats=feednames.FORMATS,
+                           notes=svc.source_notes())
     return Response(html, content_type=CONTENT_TYPES["html"])
 
 
