@@ -184,3 +184,26 @@ def test_two_active_schedulers_never_refresh_one_source_at_once(
     finally:
         run.join(30)
         svc.close()
+
+
+def test_housekeeping_runs_while_every_source_worker_is_busy_fetching(
+        feed_config: Path, site: NewsServer) -> None:
+    begun = _slow_first(site, "/feed.xml", 15)
+    svc = Service(config_mod.load(feed_config), writer=True)
+    svc.upgrade()
+    sched = Scheduler(svc, workers=1)  # one source worker, taken by the slow fetch
+    reloaded = threading.Event()
+    svc.listeners.append(lambda _old, _new: reloaded.set())
+    try:
+        sched.start()
+        assert begun.wait(30)
+        path = svc.config.path
+        path.write_text(path.read_text("utf-8").replace('title = "Test archive"',
+                                                        'title = "Renamed"'), "utf-8")
+        then = time.time() - 30
+        os.utime(path, (then, then))  # a finished edit
+        assert reloaded.wait(8), "the reload waited for the fetch"
+        assert svc.config.service.title == "Renamed"
+    finally:
+        sched.stop()
+        svc.close()
