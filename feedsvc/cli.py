@@ -60,6 +60,30 @@ def _logging() -> None:
     logging.getLogger("htmldate").setLevel(logging.ERROR)
 
 
+def _access_handler() -> type:
+    """werkzeug's request handler with its access lines in feedsvc's log form (key=value
+    or JSON, never ANSI colours): ``method=GET path='/feeds/all.atom' status=200
+    bytes=1234 client=127.0.0.1``."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    access = logging.getLogger("feedsvc.access")
+
+    class Handler(WSGIRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            path = getattr(self, "path", None) or self.requestline
+            access.info("http method=%s path=%r status=%s bytes=%s client=%s",
+                        getattr(self, "command", "-") or "-",
+                        path.translate(self._control_char_table), code, size,
+                        self.address_string())
+
+        def log(self, type: str, message: str, *args: object) -> None:  # noqa: A002
+            getattr(access, type if type in ("info", "warning", "error") else "info")(
+                "http client=%s message=%r", self.address_string(),
+                (message % args).translate(self._control_char_table))
+
+    return Handler
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="feedsvc", description=__doc__.splitlines()[0])
     p.add_argument("--config", help="config file (default: $FEEDSVC_CONFIG or "
@@ -157,9 +181,18 @@ def _scheduler(args: argparse.Namespace) -> int:
         target=svc.reload, kwargs={"force": True}).start())
     sched.start()
     stop.wait()
-    sched.stop()
-    svc.close()
+    _stop(sched, svc)
     return 0
+
+
+def _stop(sched, svc) -> None:  # noqa: ANN001
+    """Stop the scheduler (a few seconds at most) and close the service; a fetch still
+    in flight is abandoned by leaving at once (what it saved stays saved)."""
+    clean = sched.stop()
+    if not clean:
+        logging.shutdown()
+        os._exit(0)  # worker threads stuck in a fetch would otherwise hold the exit
+    svc.close()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -171,7 +204,8 @@ def _run(args: argparse.Namespace) -> int:
     svc = _service(args)
     sched = Scheduler(svc)
     app = create_app(svc)
-    server = make_server(args.host, args.port, app, threaded=True)
+    server = make_server(args.host, args.port, app, threaded=True,
+                         request_handler=_access_handler())
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(
         target=svc.reload, kwargs={"force": True}).start())
@@ -181,8 +215,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         server.serve_forever()
     finally:
-        sched.stop()
-        svc.close()
+        _stop(sched, svc)
     return 0
 
 

@@ -101,6 +101,17 @@ class ServiceConfig(_Model):
     database: str = "sqlite:///var/feedsvc.sqlite3"
     feed_size: int = Field(50, ge=1, le=500)
     retention_days: int = Field(0, ge=0)
+    # A reload that drops every source or every topic is refused unless this is true
+    # (a half-written or emptied file must not wipe the archive's topics).
+    allow_empty: bool = False
+    # /healthz answers 503 "disk full" when the SQLite file's file system has less free
+    # space than this (bytes; sizes like "64MB").
+    min_free_disk: int = 64_000_000
+
+    @field_validator("min_free_disk", mode="before")
+    @classmethod
+    def _min_free_disk(cls, v: Any) -> int:
+        return parse_size(v)
 
     @field_validator("base_url")
     @classmethod

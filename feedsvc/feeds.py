@@ -28,6 +28,8 @@ _CURSOR = re.compile(r"^(\d{1,12})\.(\d{1,12})$")
 _LIMIT = re.compile(r"^[0-9]{1,3}$")  # ASCII digits only: "²".isdigit() is True
 MAX_LIMIT = 500
 FINISHED_MAX_AGE = 86400  # seconds a client may cache a finished day
+NEVER_REFRESHED_MAX_AGE = 0  # a feed whose sources were never refreshed: revalidate
+ARCHIVE_CREATED = "archive_created"  # kv key: when the archive was created (ISO, UTC)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class Documents:
     def __init__(self, config: Config, store: Store) -> None:
         self.config = config
         self.store = store
+        self._refreshed: set[str] = set()  # sources known to have been refreshed once
 
     def check_day(self, name: FeedName, today: str) -> None:
         """NotFound for a day after today or before the archive's first day."""
@@ -112,8 +115,32 @@ class Documents:
         sources = self.config.sources
         if name.source:
             sources = tuple(s for s in sources if s.id == name.source)
+        if not self.ever_refreshed(name):
+            return NEVER_REFRESHED_MAX_AGE
         everys = [s.every for s in sources if s.enabled]
         return int(min(max(min(everys, default=3600), 60), 3600))
+
+    def ever_refreshed(self, name: FeedName) -> bool:
+        """Whether any source the feed draws on has been refreshed successfully (a
+        feed still waiting for its first refresh must not be cached for long)."""
+        ids = {s.id for s in self.config.sources
+               if s.enabled and (name.source is None or s.id == name.source)}
+        if not ids or ids & self._refreshed:
+            return True
+        states = self.store.all_source_states()
+        self._refreshed |= {sid for sid, st in states.items() if st.last_success}
+        return bool(ids & self._refreshed)
+
+    def empty_date(self, name: FeedName) -> datetime:
+        """The date of an empty feed: the start of its day, else when the archive was
+        created (kept in the store by the first writer), else the config file's date."""
+        if name.day is not None:
+            return day_bounds(name.day, self.config.service.tz)[0]
+        created = self.store.get_kv(ARCHIVE_CREATED)
+        if created:
+            return datetime.fromisoformat(created)
+        mtime = self.config.path.stat().st_mtime if self.config.path.exists() else 0
+        return datetime.fromtimestamp(int(mtime), UTC)
 
     def document(self, req: FeedRequest, base: str, today: str) -> FeedDoc:
         svc = self.config.service
@@ -185,6 +212,7 @@ class Documents:
             topic_scheme=f"{base}/feeds/topic/", author=self._author(name),
             key=name.key, timezone=svc.timezone,
             source_titles={s.id: s.display_title for s in self.config.sources},
+            empty_updated=None if arts or entries else self.empty_date(name),
         )
 
     def _author(self, name: FeedName) -> str:

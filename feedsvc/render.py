@@ -28,7 +28,7 @@ from feedsvc.types import Article
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 FH_NS = "http://purl.org/syndication/history/1.0"
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # "updated" of a feed with no entries
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # last resort "updated" of an empty feed
 
 CONTENT_TYPES = {
     "atom": "application/atom+xml; charset=utf-8",
@@ -75,6 +75,9 @@ class FeedDoc:
     key: str = ""
     timezone: str = "UTC"
     source_titles: dict[str, str] = field(default_factory=dict)
+    # The date of the feed while it has no entries: when it came to exist (the start of
+    # its day, or when the archive was created). Stable for one archive state.
+    empty_updated: datetime | None = None
 
     @property
     def author_name(self) -> str:
@@ -83,7 +86,7 @@ class FeedDoc:
     @property
     def updated(self) -> datetime:
         stamps = [a.updated for a in self.articles] + [e.updated for e in self.entries]
-        return max(stamps, default=EPOCH)
+        return max(stamps, default=self.empty_updated or EPOCH)
 
     @property
     def hub(self) -> str | None:

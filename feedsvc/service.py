@@ -36,7 +36,7 @@ from feedsvc import config as config_mod
 from feedsvc.cache import RenderCache
 from feedsvc.config import Config
 from feedsvc.errors import ConfigError, FeedsvcError, SchemaOutdated
-from feedsvc.feeds import FeedRequest
+from feedsvc.feeds import ARCHIVE_CREATED, FeedRequest
 from feedsvc.fetch import Fetcher
 from feedsvc.refresh import Refresher
 from feedsvc.store import Store
@@ -44,7 +44,9 @@ from feedsvc.types import Rendering, SourceResult, SourceState
 
 log = logging.getLogger("feedsvc.config")
 CHECK_EVERY = 5.0  # seconds between looks at the config file's bytes
+STABLE_FOR = 1.0  # seconds a changed config file must stay unchanged before it is read
 HEARTBEAT_FRESH = timedelta(minutes=3)
+DISK_FULL_RECENT = timedelta(minutes=2)  # a disk-full write error counts this long
 SCHEMA_RECHECK = 10.0  # seconds a reader trusts its last schema check
 
 
@@ -70,6 +72,9 @@ class Service:
         self.listeners: list[Callable[[Config, Config], None]] = []  # (old, new) config
         self.change_listeners: list[Callable[[frozenset[str]], None]] = []  # feed keys
         self._checked = time.monotonic()
+        self._seen: tuple[int, int] | None = None  # (size, mtime_ns) of the file last read
+        self._pending: tuple[int, int] | None = None  # a changed file not yet stable
+        self._pending_at = 0.0
         self._lock = threading.Lock()
         self._fetcher: Fetcher | None = None
         self._refresher: Refresher | None = None
@@ -94,6 +99,9 @@ class Service:
         """Apply pending migrations and date articles in the service time zone."""
         self.store.upgrade()
         self.store.redate(self.config.service.tz)
+        if self.store.get_kv(ARCHIVE_CREATED) is None:  # the date of empty feeds
+            self.store.set_kv(ARCHIVE_CREATED, clock.now().replace(microsecond=0)
+                              .isoformat())
         self._schema_ok_at = time.monotonic()
 
     def schema_problem(self) -> str | None:
@@ -114,18 +122,36 @@ class Service:
 
     # -- config ------------------------------------------------------------------------
     def reload(self, force: bool = False) -> bool:
-        """Reload when the file changed; return True when a new config took effect."""
+        """Reload when the file changed; return True when a new config took effect.
+
+        A file is read only once it is stable: its size and mtime unchanged for
+        ``STABLE_FOR`` seconds (an mtime that old, or the same size and mtime seen on
+        two looks that far apart) and across the read itself. A file still being
+        written is left for a later call (a later request or scheduler tick): nothing
+        waits. ``force`` (SIGHUP) only skips the ``CHECK_EVERY`` throttle."""
         now = time.monotonic()
-        if not force and now - self._checked < CHECK_EVERY:
+        wait = STABLE_FOR if self._pending is not None else CHECK_EVERY
+        if not force and now - self._checked < wait:
             return False
         with self._lock:
             self._checked = now
             path = self.config.path
             try:
+                before = _signature(path)
+                if before == self._seen:
+                    return False  # the file as last read (taken or refused)
+                if not self._stable(before, now):
+                    return False
                 data = path.read_bytes()
+                after = _signature(path)
             except OSError as e:
                 self._refuse(f"{path}: cannot read: {e.strerror or e}", b"")
                 return False
+            if after != before:  # written to while we read it: look again later
+                self._pending, self._pending_at = after, now
+                return False
+            self._pending = None
+            self._seen = after
             digest = hashlib.sha256(data).hexdigest()
             if digest == self.config.sha256:
                 self.refused = None
@@ -140,6 +166,10 @@ class Service:
             if new.database_url != self.config.database_url:
                 self._refuse(f"{path}: service.database: changing the database needs a "
                              "restart; the running service keeps its database", data)
+                return False
+            emptied = _emptied(self.config, new)
+            if emptied:
+                self._refuse(f"{path}: {emptied}", data)
                 return False
             old = self.config
             self.config = new
@@ -158,6 +188,18 @@ class Service:
         for listener in self.listeners:
             listener(old, new)
         return True
+
+    def _stable(self, sig: tuple[int, int], now: float) -> bool:
+        """Whether the file with signature ``sig`` has stopped changing."""
+        if time.time() - sig[1] / 1e9 >= STABLE_FOR:
+            return True
+        if self._pending == sig and now - self._pending_at >= STABLE_FOR:
+            return True
+        if self._pending != sig:
+            self._pending, self._pending_at = sig, now
+            log.info("config file changed; reload deferred until it is stable path=%s",
+                     self.config.path)
+        return False
 
     def _refuse(self, message: str, data: bytes) -> None:
         self.refused = Refused(message=message, at=clock.now(),
@@ -189,7 +231,13 @@ class Service:
         src = self.config.source(source_id)
         if src is None or (not src.enabled and not force):
             return None
-        return self.refresher.refresh_source(src, force=force)
+        try:
+            return self.refresher.refresh_source(src, force=force)
+        except FeedsvcError as e:  # not even the failure could be recorded (a full disk)
+            logging.getLogger("feedsvc.refresh").error(
+                "refresh source=%s outcome=error state_not_written=true error=%r",
+                      src.id, str(e))
+            return SourceResult(src.id, "error", error=str(e))
 
     def _changed(self, feed_keys: frozenset[str]) -> None:
         """A refresh changed these feeds: tell this process's listeners, then the hub."""
@@ -202,8 +250,26 @@ class Service:
         """The rendering of one feed (rendered only if its articles changed)."""
         return self.cache.get(req, request_base)
 
+    def disk_problem(self) -> str | None:
+        """"disk full: …" when the database's file system has less than
+        ``service.min_free_disk`` free (SQLite), or a write failed for want of space in
+        the last ``DISK_FULL_RECENT`` (any backend); else None."""
+        free = self.store.free_space()
+        if free is not None and free[1] < self.config.service.min_free_disk:
+            return (f"disk full: {free[1] // 1_000_000} MB free on {free[0]} "
+                    f"(service.min_free_disk is {self.config.service.min_free_disk // 1_000_000}"
+                    " MB)")
+        failed = self.store.disk_full
+        if failed is not None and clock.now() - failed[0] < DISK_FULL_RECENT:
+            return f"disk full: a write failed at {_iso(failed[0])}: {failed[1]}"
+        return None
+
     def health(self) -> tuple[bool, str]:
-        """(healthy, reason): the store answers and the scheduler's heartbeat is fresh."""
+        """(healthy, reason): the disk has room, the store answers and the scheduler's
+        heartbeat is fresh."""
+        full = self.disk_problem()
+        if full:
+            return False, full
         try:
             self.store.ping()
             beat = self.store.get_kv("scheduler_heartbeat")
@@ -239,21 +305,60 @@ class Service:
                 "next_run": _iso(next_run(s.every, s.enabled, st)),
                 "articles": self.store.count_articles(s.id),
                 "articles_24h": self.store.count_articles(s.id, since=since),
+                # only for a source that has answered (a failure is a fetch too)
                 "not_modified_ratio": (round(st.not_modified / st.fetches, 3)
-                                       if st and st.fetches else None),
+                                       if st and st.fetches and st.last_success else None),
+                "fetches": st.fetches if st else 0,
+                "not_modified": st.not_modified if st else 0,
             })
         ok, reason = self.health()
         return {
-            "service": cfg.service.title,
+            "service": cfg.service.title, "timezone": cfg.service.timezone,
             "healthy": ok, "health": reason,
             "config": {
                 "path": str(cfg.path), "sha256": cfg.sha256, "loaded_at": _iso(cfg.loaded_at),
+                "pending": self._pending is not None,  # a changed file not yet stable
                 "refused": ({"message": self.refused.message, "at": _iso(self.refused.at)}
                             if self.refused else None),
             },
             "sources": sources,
             "topics": [{"slug": t.slug, "title": t.display_title} for t in cfg.topics],
         }
+
+    def source_notes(self) -> dict[str, str]:
+        """A short warning per source that is failing, not yet refreshed or still empty
+        (for the index page; cheap: the states table and the feed versions)."""
+        enabled = [s for s in self.config.sources if s.enabled]
+        states = self.store.all_source_states()
+        versions = self.store.versions([f"source/{s.id}" for s in enabled])
+        notes = {}
+        for s in enabled:
+            st = states.get(s.id)
+            if st is not None and st.last_error:
+                notes[s.id] = f"failing: {st.last_error[:160]}"
+            elif st is None or st.last_success is None:
+                notes[s.id] = "not refreshed yet"
+            elif not versions.get(f"source/{s.id}"):
+                notes[s.id] = "no articles yet"
+        return notes
+
+def _signature(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _emptied(old: Config, new: Config) -> str | None:
+    """Why an edit from ``old`` to ``new`` looks like a wiped file: it drops every
+    source or every topic without ``service.allow_empty = true``."""
+    if new.service.allow_empty:
+        return None
+    for what, had, has in (("source", old.sources, new.sources),
+                           ("topic", old.topics, new.topics)):
+        if had and not has:
+            return (f"the edit removes every {what} (had {len(had)}); refused as a "
+                    f"half-written or emptied file; set allow_empty = true under "
+                    f"[service] if that is meant")
+    return None
 
 
 def next_run(every: float, enabled: bool, st: SourceState | None) -> datetime | None:

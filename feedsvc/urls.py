@@ -4,12 +4,17 @@ Lower-case scheme and host, no default port, no fragment, no tracking parameters
 (``utm_*``, ``fbclid``, ``gclid``...), an empty path as ``/``. Everything else is kept
 byte for byte: the query is split on ``&`` only to drop tracking pairs, never decoded
 and re-encoded (``?b`` is not ``?b=``, ``%20`` is not ``+`` to every server), so two
-URLs of one page do not differ and two pages do not collide.
+URLs of one page do not differ and two pages do not collide. A normalized URL is at
+most ``MAX_URL`` characters (the store's limit, the same on every backend): a longer
+one is refused here, so its article is skipped with a clear message and the rest of
+its source is saved.
 """
 
 from __future__ import annotations
 
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
+
+MAX_URL = 2048  # characters of a normalized URL (articles.url, guid, image)
 
 _TRACKING = {
     "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "mc_cid", "mc_eid",
@@ -31,7 +36,11 @@ def normalize(url: str) -> str:
     if port and not (scheme == "http" and port == 80 or scheme == "https" and port == 443):
         netloc += f":{port}"
     query = "&".join(p for p in parts.query.split("&") if not _is_tracking(p))
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    out = urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    if len(out) > MAX_URL:
+        raise ValueError(f"URL is longer than {MAX_URL} characters ({len(out)}): "
+                         f"{out[:60]}…")
+    return out
 
 
 def _is_tracking(pair: str) -> bool:

@@ -62,3 +62,11 @@ def test_absolute_and_is_http() -> None:
         "https://cdn.example/i.jpg")
     assert is_http("HTTPS://news.example/") and is_http("http://x.example")
     assert not is_http("javascript:alert(1)") and not is_http("/relative")
+
+
+def test_an_over_long_url_is_refused_with_a_short_message() -> None:
+    url = "https://news.example/a/" + "x" * 2100
+    with pytest.raises(ValueError, match="longer than 2048") as e:
+        normalize(url)
+    assert len(str(e.value)) < 200
+    assert len(normalize("https://news.example/a/" + "x" * 2000)) <= 2048

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +66,16 @@ def describe(e: BaseException) -> str:
     return text.split("[SQL:")[0].strip()[:300]
 
 
+def is_disk_full(e: BaseException) -> bool:
+    """Whether a database error means the disk (or the database) is full: SQLite's
+    SQLITE_FULL, PostgreSQL's SQLSTATE 53100, or ENOSPC in the message."""
+    orig = getattr(e, "orig", None) or e
+    if getattr(orig, "sqlstate", None) == "53100":
+        return True
+    text = str(orig).lower()
+    return "disk is full" in text or "no space left on device" in text
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # transactions are begun by _sqlite_begin
     cur = dbapi_conn.cursor()
@@ -107,6 +118,23 @@ class Store:
         self.engine = make_engine(url)
         self.tz = tz or ZoneInfo("UTC")
         self.dialect = self.engine.dialect.name
+        # (when, one line) of the last write that failed for want of space (a small
+        # write may still fit on a full disk, so only time clears it). Process-local:
+        # /healthz reads it.
+        self.disk_full: tuple[datetime, str] | None = None
+
+    def free_space(self) -> tuple[str, int] | None:
+        """(folder, bytes free to unprivileged writers) of the SQLite file's file
+        system; None for a server database."""
+        u = self.engine.url
+        if not u.drivername.startswith("sqlite") or not u.database or u.database == ":memory:":
+            return None
+        folder = Path(u.database).expanduser().resolve().parent
+        try:
+            st = os.statvfs(folder)
+        except OSError:
+            return None
+        return str(folder), st.f_bavail * st.f_frsize
 
     def close(self) -> None:
         self.engine.dispose()
@@ -120,6 +148,8 @@ class Store:
                 with conn.begin():
                     yield conn
         except sa.exc.SQLAlchemyError as e:
+            if is_disk_full(e):
+                self.disk_full = (clock.now(), describe(e))
             raise StoreError(f"database error: {describe(e)}") from e
 
     @contextmanager
@@ -418,7 +448,9 @@ class Store:
         return {
             "title": data.title, "summary": data.summary, "content_html": data.content_html,
             "authors": json.dumps(list(data.authors), ensure_ascii=False),
-            "image": data.image, "image_width": data.image_width,
+            # a lead image URL the column cannot hold is dropped, not the article
+            "image": data.image if data.image and len(data.image) <= 2048 else None,
+            "image_width": data.image_width,
             "image_height": data.image_height, "language": data.language,
             "categories": json.dumps(list(data.categories), ensure_ascii=False),
             "tags": json.dumps(list(data.tags), ensure_ascii=False),

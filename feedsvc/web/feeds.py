@@ -37,7 +37,8 @@ def index() -> Response:
     counts = svc.store.day_counts()
     days = sorted(counts, reverse=True)[:30]
     html = render_template("index.html", cfg=svc.config, base=base_url(), days=days,
-                           counts=counts, formats=feednames.FORMATS)
+                           counts=counts, formats=feednames.FORMATS,
+                           notes=svc.source_notes())
     return Response(html, content_type=CONTENT_TYPES["html"])
 
 
@@ -84,9 +85,11 @@ def _answer(svc: Service, req: FeedRequest, label: str) -> Response:
     hub = svc.config.settings.websub.hub
     if hub and req.fmt != feednames.PAGE:
         links.append(("hub", hub))
-    answer = Answer(rendering, CONTENT_TYPES[req.fmt],
-                    svc.cache.documents.max_age(req.name, svc.cache.today()), links, label)
-    if not request.query_string and req.fmt != feednames.PAGE:
+    max_age = svc.cache.documents.max_age(req.name, svc.cache.today())
+    answer = Answer(rendering, CONTENT_TYPES[req.fmt], max_age, links, label)
+    if not request.query_string and max_age > 0 and req.fmt != feednames.PAGE:
+        # (a feed still waiting for its first refresh always asks the store: the fast
+        # path must never serve its empty answer once the refresh landed elsewhere)
         fast = current_app.extensions.get("feedsvc.fastpath")
         if fast is not None:
             fast.remember(f"{request.scheme}://{request.host}{request.path}", answer)

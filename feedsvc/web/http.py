@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC
 from email.utils import format_datetime
+from typing import Any
 
 from flask import Response
 from werkzeug.http import parse_accept_header, parse_date, parse_etags
@@ -113,7 +114,21 @@ class Answer:
                  if_modified_since: str | None) -> Response:
         status, headers, body = self.respond(accept_encoding, if_none_match,
                                              if_modified_since)
-        return Response(body, status=status, headers=headers)
+        return _AnswerResponse(body, status=status, headers=headers)
+
+
+class _AnswerResponse(Response):
+    """A Flask response that sends exactly the :class:`Answer`'s headers: werkzeug
+    drops "entity" headers (``Last-Modified``) from a 304, the fast path does not, and
+    RFC 9110 lets a 304 carry them."""
+
+    def get_wsgi_headers(self, environ: Any) -> Any:
+        headers = super().get_wsgi_headers(environ)
+        if self.status_code == 304:
+            for key, value in self.headers:
+                if key == "Last-Modified" and key not in headers:
+                    headers.add(key, value)
+        return headers
 
 
 def text(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, render_template, request
 
@@ -33,7 +34,19 @@ def status_json() -> Response:
 
 @bp.get("/status")
 def status_html() -> Response:
-    html = render_template("status.html", st=service().status())
+    svc = service()
+    tz = svc.config.service.tz
+
+    def local(iso: str | None) -> str:
+        """An ISO UTC time as local time with its zone, and UTC beside it."""
+        if not iso:
+            return ""
+        at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        here = at.astimezone(tz)
+        return (f"{here:%Y-%m-%d %H:%M:%S} {here.tzname()} "
+                f"({at.astimezone(UTC):%H:%M:%S} UTC)")
+
+    html = render_template("status.html", st=svc.status(), local=local)
     return Response(html, content_type=CONTENT_TYPES["html"])
 
 
