@@ -377,3 +377,76 @@ def test_feed_versions_and_counts_move_together(store: Store) -> None:
     assert Counter(store.day_counts()) == Counter({"2026-11-01": 1})
     assert feednames.DAY_LIST in store.save(
         "a", _art(2, datetime(2026, 11, 2, 12, tzinfo=UTC)), ()).feeds
+
+
+# -- rendering at the floor ------------------------------------------------------------
+def test_a_config_edit_rerenders_only_the_feeds_it_changes(tmp_path: Path) -> None:
+    shutil.copytree(SAMPLE, tmp_path / "sample")
+    path = write_config(tmp_path, service='base_url = "https://feeds.example"', sources="""
+        [[source]]
+        id = "sample"
+        title = "Sample News"
+        kind = "files"
+        url = "sample/"
+        every = "1h"
+        """)
+    svc = Service(config_mod.load(path), writer=True)
+    svc.upgrade()
+    svc.refresh()
+    web = create_app(svc).test_client()
+    feeds = ["/feeds/all.atom", "/feeds/topic/kharkiv.atom", "/feeds/day/2026-11-21.rss",
+             "/feeds/source/sample.json"]
+    before = {f: web.get(f).headers["ETag"] for f in feeds}
+    # A source's interval and a topic's terms are not in any feed's bytes: nothing is
+    # rendered again (every rendering comes from the store under the new config).
+    text = path.read_text("utf-8")
+    path.write_text(text.replace('every = "1h"', 'every = "30m"').replace(
+        'any = [', 'any = ["zzz-unused", ', 1), "utf-8")
+    assert svc.reload(force=True)
+    for f in feeds:
+        assert web.get(f).headers["ETag"] == before[f]
+    assert svc.cache.renders == 0
+    # A source's title is in its feed only.
+    path.write_text(path.read_text("utf-8").replace('title = "Sample News"',
+                                                    'title = "Sample Daily"'), "utf-8")
+    assert svc.reload(force=True)
+    after = {f: web.get(f).headers["ETag"] for f in feeds}
+    assert after["/feeds/source/sample.json"] != before["/feeds/source/sample.json"]
+    assert [f for f in feeds if after[f] != before[f]] == ["/feeds/source/sample.json"]
+    assert svc.cache.renders == 1
+    svc.close()
+
+
+def test_web_processes_import_no_fetching_or_extraction(tmp_path: Path) -> None:
+    """A web worker starts with the reading side only (trafilatura, htmldate, requests
+    and the rest are the scheduler's)."""
+    import subprocess
+    import sys
+
+    path = write_config(tmp_path, sources="")
+    code = ("import sys; from feedsvc.web import create_app; create_app(config_path=sys.argv[1]);"
+            "print(' '.join(sorted(m for m in sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                         text=True, timeout=60, check=True).stdout.split()
+    heavy = {"trafilatura", "htmldate", "justext", "feedparser", "requests", "dateparser",
+             "charset_normalizer", "nh3", "apscheduler", "alembic", "feedsvc.extract",
+             "feedsvc.sources", "feedsvc.fetch", "feedsvc.refresh", "feedsvc.workers"}
+    assert heavy.isdisjoint(out), sorted(heavy.intersection(out))
+
+
+def test_retention_gives_the_space_back(tmp_path: Path) -> None:
+    st = Store(f"sqlite:///{tmp_path / 'a.sqlite3'}", KYIV)
+    st.upgrade()
+    body = "<p>" + "word " * 4000 + "</p>"
+    for day in range(1, 21):
+        st.save_many("a", [(_art(day * 100 + k, datetime(2026, 10, day, 12, tzinfo=UTC),
+                                 content_html=body), ()) for k in range(20)])
+    st.reclaim()
+    db = tmp_path / "a.sqlite3"
+    full = db.stat().st_size
+    assert st.purge_before("2026-10-19") == 18 * 20
+    assert db.stat().st_size < full / 2  # freed pages went back to the file system
+    assert not (tmp_path / "a.sqlite3-wal").exists() or \
+        (tmp_path / "a.sqlite3-wal").stat().st_size == 0
+    assert st.count_articles() == 40
+    st.close()
