@@ -32,9 +32,11 @@ from feedsvc.types import Rendering
 log = logging.getLogger("feedsvc.cache")
 CACHE_ENABLED = os.environ.get("FEEDSVC_RENDER_CACHE", "1") != "0"  # off: benchmarks only
 MEMORY_BYTES = 64 * 1024 * 1024  # renderings kept in memory per process (plain + gzip)
-# Level 6 makes a 2.5 MB day feed ~3x faster than 9 for ~1% more bytes: compressed once
-# per change, it is on the cold path of every busy feed.
-GZIP_LEVEL = 6
+# Compressed once per change, gzip is on the cold path of every busy feed. Level 6 costs
+# ~1/3 of level 9 for ~1% more bytes; above GZIP_BIG (a day feed of hundreds of full
+# articles: 2.5 MB took 264 ms at level 6 on the bench machine) level 1, 45 ms for ~25%
+# more bytes.
+GZIP_LEVEL, GZIP_BIG, GZIP_BIG_LEVEL = 6, 1024 * 1024, 1
 
 
 class RenderCache:
@@ -126,9 +128,10 @@ class RenderCache:
         doc = self.documents.document(req, base, today)
         body = RENDERERS[req.fmt](doc)
         digest = hashlib.sha256(body).hexdigest()[:32]
+        level = GZIP_LEVEL if len(body) <= GZIP_BIG else GZIP_BIG_LEVEL
         item = Rendering(key=key, stamp=stamp, etag=f'"{digest}"',
                          last_modified=doc.updated.replace(microsecond=0),
-                         body=body, body_gz=gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0))
+                         body=body, body_gz=gzip.compress(body, compresslevel=level, mtime=0))
         self.renders += 1
         if self._shared(req) and CACHE_ENABLED:
             try:
