@@ -45,6 +45,7 @@ from feedsvc.store.tables import (
 from feedsvc.types import Article, ArticleData, Rendering, SourceState
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MATCHES_INLINE = 5000  # PostgreSQL: a q with at most this many matches is read from GIN first
 SCHEMA_HEAD = "0004"  # the newest migration's revision (a test checks it against Alembic)
 
 
@@ -492,14 +493,16 @@ class Store:
         for i in range(0, len(ids), 500):
             c.execute(stmt, {"ids": list(ids[i:i + 500])})
 
-    def _search_ids(self, q: search.Query) -> Any:
+    def _search_ids(self, q: search.Query) -> sa.Select[Any]:
         """A SELECT of the ids of articles whose document has every word of ``q``."""
         if self.dialect == "postgresql":
-            return sa.text("SELECT article_id FROM article_search "
-                           "WHERE doc @@ to_tsquery('simple', :tsq)").bindparams(
-                tsq=q.tsquery()).columns(sa.column("article_id", sa.Integer))
-        return sa.text("SELECT rowid FROM article_fts WHERE article_fts MATCH :fts"
-                       ).bindparams(fts=q.fts5()).columns(sa.column("rowid", sa.Integer))
+            doc = sa.table("article_search", sa.column("article_id", sa.Integer))
+            return sa.select(doc.c.article_id).where(sa.text(
+                "article_search.doc @@ to_tsquery('simple', :tsq)").bindparams(
+                tsq=q.tsquery()))
+        fts = sa.table("article_fts", sa.column("rowid", sa.Integer))
+        return sa.select(fts.c.rowid).where(sa.text("article_fts MATCH :fts").bindparams(
+            fts=q.fts5()))
 
     def reclassify(self, classify: Any, progress: Any = None, batch: int = 500) -> int:
         """Re-run topic rules over the whole archive; return how many articles moved.
@@ -613,12 +616,18 @@ class Store:
         """The articles of ``query`` (ids in feed order) below ``before`` with ``words``;
         words the index cannot answer exactly are checked, reading on until ``limit``."""
         sq = search.query(tuple(words)) if words else None
-        if sq is not None:
+        if sq is not None and self.dialect == "postgresql":
+            # PostgreSQL's planner walks the newest-first index and tests every document
+            # (detoasting each) when it guesses a word is common enough: for a rare word
+            # that is the whole archive. So the GIN index answers first; only a word with
+            # more than MATCHES_INLINE matches (dense: the walk soon finds a page) is left
+            # to the planner.
+            c.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            found = list(c.execute(self._search_ids(sq).limit(MATCHES_INLINE + 1)).scalars())
+            query = query.where(idc.in_(found) if len(found) <= MATCHES_INLINE
+                                else idc.in_(self._search_ids(sq)))
+        elif sq is not None:
             query = query.where(idc.in_(self._search_ids(sq)))
-            if self.dialect == "postgresql":
-                # PostgreSQL prices a scan of every document below the GIN index (it does
-                # not count detoasting them): a rare word then took seconds on 1M articles.
-                c.exec_driver_sql("SET LOCAL enable_seqscan = off")
         out: list[Article] = []
         for _ in range(20 if sq is not None and not sq.exact else 1):
             page = query
