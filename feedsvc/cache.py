@@ -99,7 +99,7 @@ class RenderCache:
                 return item
         if not self._shared(req):
             return None
-        item = self.store.get_rendering(key)
+        item = self.store.get_rendering(key, stamp)
         if item is not None and item.stamp == stamp:
             self._remember(item)
             return item

@@ -876,9 +876,14 @@ class Store:
         found = {f: v for f, v in rows}
         return {f: found.get(f, 0) for f in feeds}
 
-    def get_rendering(self, key: str) -> Rendering | None:
+    def get_rendering(self, key: str, stamp: str | None = None) -> Rendering | None:
+        """The stored rendering of ``key`` (only if it has ``stamp``, when given: a stale
+        one's megabytes are not read)."""
+        query = sa.select(rendered).where(rendered.c.key == key)
+        if stamp is not None:
+            query = query.where(rendered.c.stamp == stamp)
         with self._read() as c:
-            row = c.execute(sa.select(rendered).where(rendered.c.key == key)).first()
+            row = c.execute(query).first()
         return Rendering(**row._asdict()) if row else None
 
     def put_rendering(self, item: Rendering) -> None:
