@@ -20,7 +20,7 @@ import os
 import threading
 from collections import OrderedDict
 
-from feedsvc import clock
+from feedsvc import clock, feednames
 from feedsvc.config import Config
 from feedsvc.dates import local_day
 from feedsvc.errors import StoreError
@@ -78,9 +78,9 @@ class RenderCache:
 
     def _config_stamp(self, req: FeedRequest) -> str:
         """What of the config a feed's bytes depend on (titles, time zone, feed size, hub,
-        base URL, topic titles, its source's title): an edit of anything else (a source's
-        interval, selectors, a topic's terms: re-classification bumps what moved) keeps
-        every rendering valid."""
+        base URL, topic titles, its source's title; a page: every source's title): an
+        edit of anything else (a source's interval, selectors, a topic's terms:
+        re-classification bumps what moved) keeps every rendering valid."""
         cfg = self.config
         svc = cfg.service
         parts = [svc.title, str(svc.timezone), str(svc.feed_size), svc.base_url or "",
@@ -89,6 +89,8 @@ class RenderCache:
         if req.name.source:
             src = cfg.source(req.name.source)
             parts.append(src.display_title if src else "")
+        if req.fmt == feednames.PAGE:  # an archive page names every headline's source
+            parts += [f"{s.id}={s.display_title}" for s in cfg.sources]
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
     def _lookup(self, key: str, stamp: str, req: FeedRequest) -> Rendering | None:

@@ -4,7 +4,8 @@ This is the one place that knows the shape of feed names. A feed is one of::
 
     all   digest   topic/{slug}   source/{id}   day/{YYYY-MM-DD}   topic/{slug}/day/{YYYY-MM-DD}
 
-and is served at ``/feeds/{name}.{atom|rss|json}``. The same strings are the *feed keys*
+and is served at ``/feeds/{name}.{atom|rss|json}``, and (but for all and digest) as an
+HTML archive page at ``/{name}``. The same strings are the *feed keys*
 whose versions the store bumps in the transaction that changes an article
 (:func:`touched` lists them), plus two keys every feed depends on: :data:`EVERYTHING`
 (bumped by whole-archive changes: retention, re-dating) and :data:`DAY_LIST` (bumped
@@ -23,6 +24,7 @@ from datetime import date
 from feedsvc.errors import NotFound
 
 FORMATS = ("atom", "rss", "json")
+PAGE = "html"  # the archive page of a feed: /day/…, /topic/…, /source/…
 KINDS = ("all", "digest", "topic", "source", "day", "topic-day")
 EVERYTHING = "*"  # key bumped when the whole archive changes
 DAY_LIST = "days"  # key bumped when the set of days with articles changes
@@ -65,7 +67,10 @@ class FeedName:
         return self.slug if self.kind == "source" else None
 
     def path(self, fmt: str) -> str:
-        """The URL path: ``/feeds/topic/energy.atom``."""
+        """The URL path: ``/feeds/topic/energy.atom``; for ``html``, the archive page of
+        the same feed: ``/topic/energy`` (all and digest: the index ``/``)."""
+        if fmt == PAGE:
+            return "/" if self.kind in ("all", "digest") else f"/{self.key}"
         return f"/feeds/{self.key}.{fmt}"
 
     def url(self, base: str, fmt: str) -> str:
@@ -141,6 +146,18 @@ def parse_path(path: str) -> tuple[FeedName, str]:
     else:
         name = FeedName("day", day=d)
     return name, m.group("fmt")
+
+
+def parse_page(path: str) -> FeedName:
+    """``topic/energy/day/2026-11-21`` (an archive page's URL path without its leading
+    ``/``) → the feed it shows. Pages exist for days, topics, topic days and sources;
+    NotFound for anything else."""
+    if path.endswith((".atom", ".rss", ".json", ".html")) or path in ("all", "digest"):
+        raise NotFound(f"no such page: /{path}")
+    try:
+        return parse_path(f"{path}.atom")[0]
+    except NotFound:
+        raise NotFound(f"no such page: /{path}") from None
 
 
 def from_key(key: str) -> FeedName | None:

@@ -174,6 +174,8 @@ class Documents:
             links=tuple(links), archive=archive,
             topic_titles={t.slug: t.display_title for t in self.config.topics},
             topic_scheme=f"{base}/feeds/topic/", author=self._author(name),
+            key=name.key, timezone=svc.timezone,
+            source_titles={s.id: s.display_title for s in self.config.sources},
         )
 
     def _author(self, name: FeedName) -> str:

@@ -70,6 +70,11 @@ class FeedDoc:
     # The feed's author (a source's or the service's title): covers every entry without
     # a byline. None: the feed's title. Its URL is the alternate (HTML) page.
     author: str | None = None
+    # For the HTML page of the same feed (fmt "html"): its feed key, the time zone its
+    # times are shown in, and source titles by id.
+    key: str = ""
+    timezone: str = "UTC"
+    source_titles: dict[str, str] = field(default_factory=dict)
 
     @property
     def author_name(self) -> str:
@@ -234,4 +239,11 @@ def json_feed(doc: FeedDoc) -> bytes:
     return (json.dumps(out, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
-RENDERERS = {"atom": atom, "rss": rss, "json": json_feed}
+def html_page(doc: FeedDoc) -> bytes:
+    """The archive page of a feed: :mod:`feedsvc.render_html` (Jinja, imported on use)."""
+    from feedsvc.render_html import page
+
+    return page(doc)
+
+
+RENDERERS = {"atom": atom, "rss": rss, "json": json_feed, "html": html_page}

@@ -395,7 +395,7 @@ def test_a_config_edit_rerenders_only_the_feeds_it_changes(tmp_path: Path) -> No
     svc.refresh()
     web = create_app(svc).test_client()
     feeds = ["/feeds/all.atom", "/feeds/topic/kharkiv.atom", "/feeds/day/2026-11-21.rss",
-             "/feeds/source/sample.json"]
+             "/feeds/source/sample.json", "/day/2026-11-21"]
     before = {f: web.get(f).headers["ETag"] for f in feeds}
     # A source's interval and a topic's terms are not in any feed's bytes: nothing is
     # rendered again (every rendering comes from the store under the new config).
@@ -406,14 +406,15 @@ def test_a_config_edit_rerenders_only_the_feeds_it_changes(tmp_path: Path) -> No
     for f in feeds:
         assert web.get(f).headers["ETag"] == before[f]
     assert svc.cache.renders == 0
-    # A source's title is in its feed only.
+    # A source's title is in its feed, and on archive pages (each headline's source).
     path.write_text(path.read_text("utf-8").replace('title = "Sample News"',
                                                     'title = "Sample Daily"'), "utf-8")
     assert svc.reload(force=True)
     after = {f: web.get(f).headers["ETag"] for f in feeds}
     assert after["/feeds/source/sample.json"] != before["/feeds/source/sample.json"]
-    assert [f for f in feeds if after[f] != before[f]] == ["/feeds/source/sample.json"]
-    assert svc.cache.renders == 1
+    assert [f for f in feeds if after[f] != before[f]] == ["/feeds/source/sample.json",
+                                                          "/day/2026-11-21"]
+    assert svc.cache.renders == 2
     svc.close()
 
 

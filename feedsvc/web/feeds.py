@@ -1,4 +1,4 @@
-"""The feeds blueprint: the index page, every feed, and the OPML list of feeds.
+"""The feeds blueprint: the index page, every feed, its archive page, and the OPML list.
 
 Reads only: a request is parsed (:func:`feedsvc.feeds.parse_request`), answered from the
 render cache through the :class:`~feedsvc.service.Service`, and sent with the HTTP
@@ -8,6 +8,7 @@ fast path for the next second.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from email.utils import format_datetime
 from html import escape
 
@@ -15,7 +16,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from feedsvc import feednames, metrics
 from feedsvc.errors import BadRequest, NotFound
-from feedsvc.feeds import parse_request
+from feedsvc.feeds import FeedRequest, parse_request
 from feedsvc.service import Service
 from feedsvc.web.http import CONTENT_TYPES, Answer, text
 
@@ -46,22 +47,46 @@ def feed(path: str) -> Response:
     label = feednames.metric_kind(request.path)
     try:
         req = parse_request(path, request.args, svc.config)
+    except (NotFound, BadRequest) as e:
+        return _error(e, label)
+    return _answer(svc, req, label)
+
+
+@bp.get("/<any(day, topic, source):kind>/<path:rest>")
+def page(kind: str, rest: str) -> Response:
+    """An archive page: the headlines of a day, topic, topic day or source, as HTML."""
+    svc = service()
+    label = "page"
+    try:
+        name = feednames.parse_page(f"{kind}/{rest}")
+        req = replace(parse_request(f"{name.key}.atom", request.args, svc.config),
+                      fmt=feednames.PAGE)
+    except (NotFound, BadRequest) as e:
+        return _error(e, label)
+    return _answer(svc, req, label)
+
+
+def _error(e: NotFound | BadRequest, label: str) -> Response:
+    status = 404 if isinstance(e, NotFound) else 400
+    metrics.FEED_REQUESTS.labels(label, str(status)).inc()
+    return text(status, str(e))
+
+
+def _answer(svc: Service, req: FeedRequest, label: str) -> Response:
+    """The rendering of ``req`` with conditional GET, gzip and caching headers."""
+    try:
         renders = svc.cache.renders
         rendering = svc.feed(req, request.host_url)
-    except NotFound as e:
-        metrics.FEED_REQUESTS.labels(label, "404").inc()
-        return text(404, str(e))
-    except BadRequest as e:
-        metrics.FEED_REQUESTS.labels(label, "400").inc()
-        return text(400, str(e))
+    except (NotFound, BadRequest) as e:
+        return _error(e, label)
     metrics.CACHE_LOOKUPS.labels("miss" if svc.cache.renders > renders else "hit").inc()
     links = [("self", req.name.url(svc.cache.base(request.host_url), req.fmt))]
     hub = svc.config.settings.websub.hub
-    if hub:
+    if hub and req.fmt != feednames.PAGE:
         links.append(("hub", hub))
     answer = Answer(rendering, CONTENT_TYPES[req.fmt],
                     svc.cache.documents.max_age(req.name, svc.cache.today()), links, label)
-    if not request.query_string:
+    if not request.query_string and req.fmt != feednames.PAGE:
         fast = current_app.extensions.get("feedsvc.fastpath")
         if fast is not None:
             fast.remember(f"{request.scheme}://{request.host}{request.path}", answer)

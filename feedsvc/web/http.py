@@ -17,16 +17,10 @@ from email.utils import format_datetime
 from flask import Response
 from werkzeug.http import parse_accept_header, parse_date, parse_etags
 
+from feedsvc import render
 from feedsvc.types import Rendering
 
-CONTENT_TYPES = {
-    "atom": "application/atom+xml; charset=utf-8",
-    "rss": "application/rss+xml; charset=utf-8",
-    "json": "application/feed+json; charset=utf-8",
-    "opml": "text/x-opml; charset=utf-8",
-    "html": "text/html; charset=utf-8",
-    "text": "text/plain; charset=utf-8",
-}
+CONTENT_TYPES = {**render.CONTENT_TYPES, "text": "text/plain; charset=utf-8"}
 Headers = list[tuple[str, str]]
 # A Host header feedsvc will write into feed links when service.base_url is unset:
 # a DNS name (letters, digits, hyphens; IDNA as punycode), an IPv4 or a bracketed IPv6
