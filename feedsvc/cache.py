@@ -2,9 +2,10 @@
 
 Every feed depends on a few feed keys (:meth:`feedsvc.feednames.FeedName.deps`) whose
 versions the store bumps in the transaction that changes an article. A rendering is
-stamped with those versions (and the config and base URL it was made with) and reused
-while the stamp holds: from this process's memory (an LRU bounded in bytes), else from
-the store's ``rendered`` table, which every worker and every restart shares. Only
+stamped with those versions (with the parts of the config it was made with, and the base
+URL) and reused while the stamp holds: from this process's memory (an LRU bounded in
+bytes), else from the store's ``rendered`` table, which every worker and every restart
+shares. Only
 canonical, query-less feeds go to the store, and only under the configured
 ``service.base_url``: parameterised answers, and every answer built from a request's Host
 header, stay in this process's memory, so no client can grow the database.
@@ -19,7 +20,7 @@ import os
 import threading
 from collections import OrderedDict
 
-from feedsvc import clock
+from feedsvc import clock, feednames
 from feedsvc.config import Config
 from feedsvc.dates import local_day
 from feedsvc.errors import StoreError
@@ -31,6 +32,11 @@ from feedsvc.types import Rendering
 log = logging.getLogger("feedsvc.cache")
 CACHE_ENABLED = os.environ.get("FEEDSVC_RENDER_CACHE", "1") != "0"  # off: benchmarks only
 MEMORY_BYTES = 64 * 1024 * 1024  # renderings kept in memory per process (plain + gzip)
+# Compressed once per change, gzip is on the cold path of every busy feed. Level 6 costs
+# ~1/3 of level 9 for ~1% more bytes; above GZIP_BIG (a day feed of hundreds of full
+# articles: 2.5 MB took 264 ms at level 6 on the bench machine) level 1, 45 ms for ~25%
+# more bytes.
+GZIP_LEVEL, GZIP_BIG, GZIP_BIG_LEVEL = 6, 1024 * 1024, 1
 
 
 class RenderCache:
@@ -60,7 +66,7 @@ class RenderCache:
         self.documents.check_day(req.name, today)
         versions = self.store.versions(req.name.deps())
         finished = req.name.day is not None and req.name.day < today
-        stamp_src = "|".join([self.config.sha256, base, "done" if finished else today,
+        stamp_src = "|".join([self._config_stamp(req), base, "done" if finished else today,
                               *(f"{k}={v}" for k, v in sorted(versions.items()))])
         stamp = hashlib.sha256(stamp_src.encode()).hexdigest()[:40]
         key = f"{base}{req.name.path(req.fmt)}?{req.query()}"
@@ -70,6 +76,23 @@ class RenderCache:
         self.hits += 1
         return item
 
+    def _config_stamp(self, req: FeedRequest) -> str:
+        """What of the config a feed's bytes depend on (titles, time zone, feed size, hub,
+        base URL, topic titles, its source's title; a page: every source's title): an
+        edit of anything else (a source's interval, selectors, a topic's terms:
+        re-classification bumps what moved) keeps every rendering valid."""
+        cfg = self.config
+        svc = cfg.service
+        parts = [svc.title, str(svc.timezone), str(svc.feed_size), svc.base_url or "",
+                 cfg.settings.websub.hub or "",
+                 *(f"{t.slug}={t.display_title}" for t in cfg.topics)]
+        if req.name.source:
+            src = cfg.source(req.name.source)
+            parts.append(src.display_title if src else "")
+        if req.fmt == feednames.PAGE:  # an archive page names every headline's source
+            parts += [f"{s.id}={s.display_title}" for s in cfg.sources]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
     def _lookup(self, key: str, stamp: str, req: FeedRequest) -> Rendering | None:
         with self._lock:
             item = self._memory.get(key)
@@ -78,7 +101,7 @@ class RenderCache:
                 return item
         if not self._shared(req):
             return None
-        item = self.store.get_rendering(key)
+        item = self.store.get_rendering(key, stamp)
         if item is not None and item.stamp == stamp:
             self._remember(item)
             return item
@@ -107,9 +130,10 @@ class RenderCache:
         doc = self.documents.document(req, base, today)
         body = RENDERERS[req.fmt](doc)
         digest = hashlib.sha256(body).hexdigest()[:32]
+        level = GZIP_LEVEL if len(body) <= GZIP_BIG else GZIP_BIG_LEVEL
         item = Rendering(key=key, stamp=stamp, etag=f'"{digest}"',
                          last_modified=doc.updated.replace(microsecond=0),
-                         body=body, body_gz=gzip.compress(body, compresslevel=9, mtime=0))
+                         body=body, body_gz=gzip.compress(body, compresslevel=level, mtime=0))
         self.renders += 1
         if self._shared(req) and CACHE_ENABLED:
             try:

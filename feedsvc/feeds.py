@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from feedsvc import feednames
+from feedsvc import feednames, search
 from feedsvc.config import Config
 from feedsvc.dates import day_bounds
 from feedsvc.errors import BadRequest, NotFound
@@ -72,12 +72,7 @@ def parse_request(path: str, args: Mapping[str, str], config: Config) -> FeedReq
         if not _LIMIT.match(raw) or not 1 <= int(raw) <= MAX_LIMIT:
             raise BadRequest(f"limit must be an integer from 1 to {MAX_LIMIT}")
         limit = int(raw)
-    q: tuple[str, ...] = ()
-    if "q" in args:
-        raw = args["q"]
-        if len(raw) > 200:
-            raise BadRequest("q must be at most 200 characters")
-        q = tuple(w for w in raw.split() if w)[:10]
+    q = search.parse(args["q"]) if "q" in args else ()
     before = None
     if "before" in args:
         cm = _CURSOR.match(args["before"])
@@ -164,9 +159,9 @@ class Documents:
                 nxt = replace(req, before=(last.published, last.id))
                 links.append(("next", f"{url(name)}?{nxt.query()}"))
             if name.kind != "source":
-                days = [d for d in self.store.days(name.topic) if d < today]
-                if days:
-                    links.append(("prev-archive", url(name.archive_of(days[-1]))))
+                newest_done = self.store.day_before(today, name.topic)
+                if newest_done:
+                    links.append(("prev-archive", url(name.archive_of(newest_done))))
             if name.kind == "all":
                 title, sub = svc.title, f"Newest articles in {svc.title}"
             elif topic:
@@ -177,18 +172,15 @@ class Documents:
                 label = src.display_title if src else name.source
                 title, sub = f"{svc.title}: {label}", f"Newest articles from {label}"
         elif name.day is not None:
-            arts = self.store.day(name.day, topic=name.topic)
-            if req.q:
-                arts = [a for a in arts if _matches(a, req.q)]
+            arts = self.store.day(name.day, topic=name.topic, q=req.q)
             if req.limit:
                 arts = arts[:req.limit]
-            days = self.store.days(name.topic)
-            earlier = [d for d in days if d < name.day]
-            later = [d for d in days if name.day < d < today]
+            earlier = self.store.day_before(name.day, name.topic)
+            later = self.store.day_after(name.day, name.topic)
             if earlier:
-                links.append(("prev-archive", url(name.archive_of(earlier[-1]))))
-            if later:
-                links.append(("next-archive", url(name.archive_of(later[0]))))
+                links.append(("prev-archive", url(name.archive_of(earlier))))
+            if later and later < today:
+                links.append(("next-archive", url(name.archive_of(later))))
             archive = name.day < today
             if archive:
                 links.append(("current", url(name.current())))
@@ -196,8 +188,7 @@ class Documents:
             title = f"{svc.title}: {what}{name.day}"
             sub = f"Every article published on {name.day} ({svc.timezone})"
         else:  # digest
-            counts = self.store.day_counts()
-            finished = sorted((d for d in counts if d < today), reverse=True)[:size]
+            finished = [d for d, _ in self.store.recent_days(size, before=today)]
             entries = tuple(self._digest_entry(d, base, req.fmt) for d in finished)
             title, sub = f"{svc.title}: daily digest", "One entry per finished day"
         hub = self.config.settings.websub.hub
@@ -224,7 +215,7 @@ class Documents:
     def _digest_entry(self, day: str, base: str, fmt: str) -> Entry:
         from html import escape
 
-        arts = self.store.day(day)
+        arts = self.store.headlines(day)
         items = "".join(
             f'<li><a href="{escape(a.url)}">{escape(a.title)}</a></li>' for a in arts)
         start, end = day_bounds(day, self.config.service.tz)
@@ -240,7 +231,3 @@ class Documents:
             updated=max([published, *(a.updated for a in arts)]),
         )
 
-
-def _matches(a: Article, words: tuple[str, ...]) -> bool:
-    text = f"{a.title}\n{a.summary}\n{a.content_html}".casefold()
-    return all(w.casefold() in text for w in words)

@@ -240,8 +240,13 @@ class Scheduler:
                     self.run_source(sid, True)
 
     def purge(self) -> None:
+        """Daily housekeeping: retention (whole days), then the store's statistics and
+        space (:meth:`~feedsvc.store.Store.reclaim`)."""
         days = self.service.config.service.retention_days
-        if days <= 0 or not self.leader:
+        if not self.leader:
+            return
+        if days <= 0:
+            self.service.store.reclaim()
             return
         cutoff = local_day(clock.now() - timedelta(days=days), self.service.config.service.tz)
         n = self.service.store.purge_before(cutoff)

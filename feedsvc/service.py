@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feedsvc import clock, websub
 from feedsvc import config as config_mod
@@ -37,10 +37,12 @@ from feedsvc.cache import RenderCache
 from feedsvc.config import Config
 from feedsvc.errors import ConfigError, FeedsvcError, SchemaOutdated
 from feedsvc.feeds import ARCHIVE_CREATED, FeedRequest
-from feedsvc.fetch import Fetcher
-from feedsvc.refresh import Refresher
 from feedsvc.store import Store
 from feedsvc.types import Rendering, SourceResult, SourceState
+
+if TYPE_CHECKING:  # the refresh side (fetching, extraction) is imported by writers only
+    from feedsvc.fetch import Fetcher
+    from feedsvc.refresh import Refresher
 
 log = logging.getLogger("feedsvc.config")
 CHECK_EVERY = 5.0  # seconds between looks at the config file's bytes
@@ -212,6 +214,9 @@ class Service:
     def refresher(self) -> Refresher:
         """The refresher of the config in force (one fetcher while its settings hold, so
         robots.txt and per-host politeness carry over between refreshes)."""
+        from feedsvc.fetch import Fetcher
+        from feedsvc.refresh import Refresher
+
         with self._lock:
             if self._fetcher is None:
                 self._fetcher = Fetcher(self.config.fetch)

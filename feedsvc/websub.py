@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-
-import requests
+from typing import TYPE_CHECKING
 
 from feedsvc import feednames
 from feedsvc.config import Config
+
+if TYPE_CHECKING:  # imported when a hub is pinged: web processes never need it
+    import requests
 
 log = logging.getLogger("feedsvc.websub")
 
@@ -42,6 +44,8 @@ def publish(config: Config, feed_keys: Iterable[str],
     if not urls and not config.service.base_url:
         log.warning("websub hub set but service.base_url is not: no pings sent")
         return 0
+    import requests
+
     http = session or requests.Session()
     ok = 0
     for url in urls:

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from feedsvc import clock
-from feedsvc.errors import StoreError
+from feedsvc.errors import BadRequest, StoreError
 from feedsvc.store import Store
 from feedsvc.types import ArticleData, PageCheck, Validators
 
@@ -33,9 +33,9 @@ def _art(url: str = "https://news.example/a", **kw) -> ArticleData:  # noqa: ANN
 
 
 def test_migrations_apply_once_and_are_versioned(store: Store) -> None:
-    assert store.schema_version() == "0003"
+    assert store.schema_version() == "0004"
     store.upgrade()  # idempotent: a second start changes nothing
-    assert store.schema_version() == "0003"
+    assert store.schema_version() == "0004"
     insp = sa.inspect(store.engine)
     assert {"articles", "article_topics", "article_sources", "source_state", "kv",
             "feed_versions", "rendered"} <= set(insp.get_table_names())
@@ -98,8 +98,11 @@ def test_paging_cursor_and_search(store: Store) -> None:
     page2 = store.latest(2, before=(last.published, last.id))
     assert [a.title for a in page2] == ["Story 2 50% off", "Story 1 50% off"]
     assert [a.title for a in store.latest(5, q=("story", "3"))] == ["Story 3 50% off"]
-    assert store.latest(5, q=("%",)) == store.latest(5)  # % is literal, not a wildcard
-    assert store.latest(5, q=("_x",)) == []
+    assert [a.title for a in store.latest(5, q=("50",))] == [f"Story {i} 50% off"
+                                                             for i in range(4, -1, -1)]
+    assert store.latest(5, q=("5",)) == []  # whole words: "50" is not "5"
+    with pytest.raises(BadRequest, match="no letters or digits"):
+        store.latest(5, q=("%",))  # nothing to search for: not a wildcard either
 
 
 def test_naive_datetimes_are_refused(store: Store) -> None:
@@ -163,7 +166,7 @@ def test_upgrade_from_0001_keeps_articles(any_db_url: str) -> None:
         conn.execute(sa.text("INSERT INTO article_topics VALUES (1, 't')"))
         conn.execute(sa.text("INSERT INTO article_sources VALUES (1, 's')"))
     st.upgrade()
-    assert st.schema_version() == "0003"
+    assert st.schema_version() == "0004"
     [a] = st.latest(5)
     assert a.url == "https://news.example/a" and a.topics == ("t",)
     assert a.published == datetime(2024, 5, 30, 23, 30, tzinfo=UTC)

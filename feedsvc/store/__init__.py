@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,18 +27,21 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from feedsvc import clock, feednames
+from feedsvc import clock, feednames, search
 from feedsvc.dates import local_day
 from feedsvc.edits import material_hash
 from feedsvc.errors import SchemaOutdated, StoreError
 from feedsvc.store.tables import (
+    UTCDateTime,
     article_sources,
     article_topics,
     articles,
+    day_counts,
     feed_versions,
     kv,
     refresh_requests,
     rendered,
+    source_counts,
     source_state,
 )
 from feedsvc.types import (
@@ -50,13 +54,32 @@ from feedsvc.types import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_HEAD = "0003"  # the newest migration's revision (a test checks it against Alembic)
+MATCHES_INLINE = 5000  # PostgreSQL: a q with at most this many matches is read from GIN first
+SCHEMA_HEAD = "0004"  # the newest migration's revision (a test checks it against Alembic)
 
 
 @dataclass(frozen=True)
 class Saved:
     outcome: str  # "new" | "updated" | "unchanged"
     feeds: frozenset[str]  # feed keys whose content changed
+
+
+@dataclass(frozen=True)
+class Headline:
+    """An article as the digest lists it."""
+
+    url: str
+    title: str
+    published: datetime  # aware UTC
+    updated: datetime  # aware UTC
+
+
+@dataclass
+class _Counts:
+    """Counter changes of one transaction: articles per day and per source."""
+
+    days: Counter[str] = field(default_factory=Counter)
+    sources: Counter[str] = field(default_factory=Counter)
 
 
 def describe(e: BaseException) -> str:
@@ -79,6 +102,7 @@ def is_disk_full(e: BaseException) -> bool:
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # transactions are begun by _sqlite_begin
     cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect in a new file only
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
@@ -209,10 +233,20 @@ class Store:
         if self.get_kv("day_tz") == tz.key:
             return 0
         with self._tx() as c:
-            rows = c.execute(sa.select(articles.c.id, articles.c.published)).all()
-            for rid, published in rows:
-                c.execute(articles.update().where(articles.c.id == rid)
-                          .values(day=local_day(published, tz)))
+            rows = c.execute(sa.select(articles.c.id, articles.c.published, articles.c.day)
+                             ).all()
+            moved = [{"i": rid, "d": local_day(published, tz)} for rid, published, day in rows]
+            moved = [m for m, (_, _, day) in zip(moved, rows, strict=True) if m["d"] != day]
+            for table, col in ((articles, articles.c.id),
+                               (article_topics, article_topics.c.article_id),
+                               (article_sources, article_sources.c.article_id)):
+                if moved:
+                    c.execute(table.update().where(col == sa.bindparam("i"))
+                              .values(day=sa.bindparam("d")), moved)
+            c.execute(day_counts.delete())
+            c.execute(day_counts.insert().from_select(
+                ["day", "n"], sa.select(articles.c.day, sa.func.count())
+                .group_by(articles.c.day)))
             self._set_kv(c, "day_tz", tz.key)
             self._bump(c, {feednames.EVERYTHING})
         return len(rows)
@@ -287,6 +321,7 @@ class Store:
         now = clock.now()
         digests = [material_hash(data) for data, _ in items]
         saved: list[Saved | None] = [None] * len(items)
+        counts = _Counts()
         with self._tx() as c:
             urls = list(dict.fromkeys(data.url for data, _ in items))
             archived: set[str] = set()
@@ -299,19 +334,31 @@ class Store:
                     fresh.setdefault(data.url, i)
             if fresh:
                 self._insert_new(c, source_id, items, digests, list(fresh.values()), now,
-                                 saved)
+                                 saved, counts)
             for i, ((data, topics), digest) in enumerate(zip(items, digests, strict=True)):
                 if saved[i] is None:  # archived before, or listed twice in this batch
-                    saved[i] = self._update(c, source_id, data, topics, digest, now)
+                    saved[i] = self._update(c, source_id, data, topics, digest, now, counts)
             done = [s for s in saved if s is not None]
             feeds = set().union(*(s.feeds for s in done))
+            self._apply_counts(c, counts)
             if feeds:
-                self._bump(c, feeds)
+                self._bump(c, self._without_live_digest(feeds))
         return done
+
+    def _without_live_digest(self, feeds: set[str]) -> set[str]:
+        """The digest lists finished days only: a change to today's articles alone
+        leaves it as it is (its rendering moves on when the day ends)."""
+        today = local_day(clock.now(), self.tz)
+        if feednames.DIGEST.key in feeds and not any(
+                (n := feednames.from_key(k)) is not None and n.day is not None
+                and n.day < today for k in feeds):
+            return feeds - {feednames.DIGEST.key}
+        return feeds
 
     def _insert_new(self, c: Connection, source_id: str,
                     items: Sequence[tuple[ArticleData, Sequence[str]]], digests: list[str],
-                    fresh: list[int], now: datetime, saved: list[Saved | None]) -> None:
+                    fresh: list[int], now: datetime, saved: list[Saved | None],
+                    counts: _Counts) -> None:
         """Insert unarchived articles: one executemany statement per table."""
         rows = []
         for i in fresh:
@@ -324,8 +371,8 @@ class Store:
                 "checked_at": now, "day": local_day(published, self.tz),
             })
         days = {r["day"] for r in rows}
-        new_days = days - set(c.execute(sa.select(articles.c.day).distinct()
-                                        .where(articles.c.day.in_(days))).scalars())
+        new_days = days - set(c.execute(sa.select(day_counts.c.day)
+                                        .where(day_counts.c.day.in_(days))).scalars())
         # Another source may archive the same URL at the same moment (PostgreSQL runs
         # writers concurrently): ON CONFLICT DO NOTHING, and whatever it stored first
         # is then updated below like any archived article.
@@ -338,13 +385,19 @@ class Store:
         ids = [got[row["url"]] for row in rows]
         if not ids:
             return
-        c.execute(article_sources.insert(),
-                  [{"article_id": aid, "source_id": source_id} for aid in ids])
-        topic_rows = [{"article_id": aid, "topic": t} for aid, i in zip(ids, fresh, strict=True)
+        c.execute(article_sources.insert(), [
+            {"article_id": aid, "source_id": source_id, "published": row["published"],
+             "day": row["day"]} for aid, row in zip(ids, rows, strict=True)])
+        topic_rows = [{"article_id": aid, "topic": t, "published": row["published"],
+                       "day": row["day"]}
+                      for aid, i, row in zip(ids, fresh, rows, strict=True)
                       for t in sorted(set(items[i][1]))]
         if topic_rows:
             c.execute(article_topics.insert(), topic_rows)
+        self._index_search(c, [(aid, items[i][0]) for aid, i in zip(ids, fresh, strict=True)])
+        counts.sources[source_id] += len(ids)
         for i, row in zip(fresh, rows, strict=True):
+            counts.days[row["day"]] += 1
             feeds = feednames.touched([source_id], items[i][1], [row["day"]])
             if row["day"] in new_days:  # the first article of a day adds it to the list
                 new_days.discard(row["day"])
@@ -360,7 +413,7 @@ class Store:
         return insert(table)
 
     def _update(self, c: Connection, source_id: str, data: ArticleData, topics: Sequence[str],
-                digest: str, now: datetime) -> Saved:
+                digest: str, now: datetime, counts: _Counts) -> Saved:
         """An archived article seen again: another source, edited text, other topics."""
         row = c.execute(sa.select(articles).where(articles.c.url == data.url)).one()
         aid = row.id
@@ -370,25 +423,38 @@ class Store:
                                    .where(article_topics.c.article_id == aid)).scalars())
         feeds: set[str] = set()
         outcome = "unchanged"
-        if source_id not in sources:
-            c.execute(self._insert(article_sources).on_conflict_do_nothing()
-                      .values(article_id=aid, source_id=source_id))
-            sources.add(source_id)
-            feeds.add(feednames.source(source_id).key)
+        published, day = row.published, row.day
         if row.content_hash != digest:
             # An edit upstream: same id, same published; updated moves.
             updated = data.updated if data.updated and data.updated > row.updated else now
             values = self._values(data, digest) | {"updated": max(updated, row.updated)}
             if not row.date_known and data.published is not None:
-                values |= {"published": data.published, "date_known": True,
-                           "day": local_day(data.published, self.tz)}
+                published, day = data.published, local_day(data.published, self.tz)
+                values |= {"published": published, "date_known": True, "day": day}
             c.execute(articles.update().where(articles.c.id == aid).values(**values))
-            feeds |= feednames.touched(sources, old_topics | set(topics),
-                                {row.day, values.get("day", row.day)})
+            self._unindex_search(c, [aid])
+            self._index_search(c, [(aid, data)])
+            if day != row.day:
+                counts.days[row.day] -= 1
+                counts.days[day] += 1
+                feeds.add(feednames.DAY_LIST)
+            if published != row.published:
+                for table in (article_topics, article_sources):
+                    c.execute(table.update().where(table.c.article_id == aid)
+                              .values(published=published, day=day))
+            feeds |= feednames.touched(sources, old_topics | set(topics), {row.day, day})
             outcome = "updated"
+        if source_id not in sources:
+            added = c.execute(self._insert(article_sources).on_conflict_do_nothing()
+                              .values(article_id=aid, source_id=source_id,
+                                      published=published, day=day)
+                              .returning(article_sources.c.article_id)).all()
+            counts.sources[source_id] += len(added)
+            sources.add(source_id)
+            feeds.add(feednames.source(source_id).key)
         if old_topics != set(topics):
-            self._set_topics(c, aid, topics)
-            feeds |= feednames.touched(sources, old_topics | set(topics), [row.day])
+            self._set_topics(c, aid, topics, published, day)
+            feeds |= feednames.touched(sources, old_topics | set(topics), [day])
         return Saved(outcome, frozenset(feeds))
 
     def due_for_recheck(self, source_id: str, *, since: datetime, every: timedelta,
@@ -430,16 +496,20 @@ class Store:
     def attach(self, source_id: str, known: Sequence[str]) -> frozenset[str]:
         """Record that ``source_id`` lists these archived URLs too (one story, one entry)."""
         with self._tx() as c:
-            ids = list(c.execute(sa.select(articles.c.id).where(articles.c.url.in_(
-                list(known)))).scalars())
+            rows = c.execute(sa.select(articles.c.id, articles.c.published, articles.c.day)
+                             .where(articles.c.url.in_(list(known)))).all()
             have = set(c.execute(sa.select(article_sources.c.article_id).where(
                 article_sources.c.source_id == source_id,
-                article_sources.c.article_id.in_(ids))).scalars())
-            missing = [i for i in ids if i not in have]
+                article_sources.c.article_id.in_([r.id for r in rows]))).scalars())
+            missing = [r for r in rows if r.id not in have]
             if not missing:
                 return frozenset()
-            c.execute(article_sources.insert(),
-                      [{"article_id": i, "source_id": source_id} for i in missing])
+            c.execute(article_sources.insert(), [
+                {"article_id": r.id, "source_id": source_id, "published": r.published,
+                 "day": r.day} for r in missing])
+            counts = _Counts()
+            counts.sources[source_id] += len(missing)
+            self._apply_counts(c, counts)
             self._bump(c, {f"source/{source_id}"})
         return frozenset({f"source/{source_id}"})
 
@@ -457,127 +527,340 @@ class Store:
             "content_hash": digest,
         }
 
-    def _set_topics(self, c: Connection, aid: int, topics: Sequence[str]) -> None:
+    def _set_topics(self, c: Connection, aid: int, topics: Sequence[str],
+                    published: datetime, day: str) -> None:
         c.execute(article_topics.delete().where(article_topics.c.article_id == aid))
         if topics:
-            c.execute(article_topics.insert(),
-                      [{"article_id": aid, "topic": t} for t in sorted(set(topics))])
+            c.execute(article_topics.insert(), [
+                {"article_id": aid, "topic": t, "published": published, "day": day}
+                for t in sorted(set(topics))])
 
-    def reclassify(self, classify: Any, progress: Any = None) -> int:
-        """Re-run topic rules over the whole archive; return how many articles moved."""
+    # -- counters and the search index -------------------------------------------------
+    def _apply_counts(self, c: Connection, counts: _Counts) -> None:
+        """Add ``counts`` to the day and source counters (keys in sorted order, so two
+        PostgreSQL writers lock them alike); a counter that reaches 0 is removed."""
+        for table, key, deltas in ((day_counts, "day", counts.days),
+                                   (source_counts, "source_id", counts.sources)):
+            changed = sorted(k for k, d in deltas.items() if d)
+            for k in changed:
+                stmt = self._insert(table).values({key: k, "n": deltas[k]})
+                c.execute(stmt.on_conflict_do_update(
+                    index_elements=[key], set_={"n": table.c.n + stmt.excluded.n}))
+            if changed:
+                c.execute(table.delete().where(table.c[key].in_(changed), table.c.n <= 0))
+
+    def _index_search(self, c: Connection, items: Sequence[tuple[int, ArticleData]]) -> None:
+        """Add these articles' search documents (see :mod:`feedsvc.search`)."""
+        if not items:
+            return
+        rows = [{"id": aid, "doc": search.document(data)} for aid, data in items]
+        if self.dialect == "postgresql":
+            c.execute(sa.text("INSERT INTO article_search (article_id, doc) "
+                              "VALUES (:id, to_tsvector('simple', :doc))"), rows)
+        else:
+            c.execute(sa.text("INSERT INTO article_fts (rowid, doc) VALUES (:id, :doc)"), rows)
+
+    def _unindex_search(self, c: Connection, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        table, col = (("article_search", "article_id") if self.dialect == "postgresql"
+                      else ("article_fts", "rowid"))
+        stmt = sa.text(f"DELETE FROM {table} WHERE {col} IN :ids").bindparams(
+            sa.bindparam("ids", expanding=True))
+        for i in range(0, len(ids), 500):
+            c.execute(stmt, {"ids": list(ids[i:i + 500])})
+
+    def _search_ids(self, q: search.Query) -> sa.Select[Any]:
+        """A SELECT of the ids of articles whose document has every word of ``q``."""
+        if self.dialect == "postgresql":
+            doc = sa.table("article_search", sa.column("article_id", sa.Integer))
+            return sa.select(doc.c.article_id).where(sa.text(
+                "article_search.doc @@ to_tsquery('simple', :tsq)").bindparams(
+                tsq=q.tsquery()))
+        fts = sa.table("article_fts", sa.column("rowid", sa.Integer))
+        return sa.select(fts.c.rowid).where(sa.text("article_fts MATCH :fts").bindparams(
+            fts=q.fts5()))
+
+    def reclassify(self, classify: Any, progress: Any = None, batch: int = 500) -> int:
+        """Re-run topic rules over the whole archive; return how many articles moved.
+
+        Set-based: ``batch`` articles are read with three queries, their topic rows
+        changed with one delete and one insert, and every feed key they touch is bumped
+        once per batch (a moved article does not re-render its feeds on its own)."""
         moved = 0
         with self._read() as c:
-            ids = list(c.execute(sa.select(articles.c.id).order_by(articles.c.id)).scalars())
-        for n, chunk_start in enumerate(range(0, len(ids), 200)):
-            chunk = ids[chunk_start:chunk_start + 200]
+            total = int(c.execute(sa.select(sa.func.coalesce(sa.func.sum(day_counts.c.n), 0))
+                                  ).scalar() or 0)
+        done, last = 0, 0
+        cols = (articles.c.id, articles.c.url, articles.c.title, articles.c.summary,
+                articles.c.content_html, articles.c.categories, articles.c.tags,
+                articles.c.published, articles.c.day)
+        while True:
             with self._tx() as c:
-                for art in self._load(c, chunk):
-                    sources = tuple(c.execute(
-                        sa.select(article_sources.c.source_id)
-                        .where(article_sources.c.article_id == art.id)).scalars())
-                    new = tuple(classify(_as_data(art), sources))
-                    if set(new) != set(art.topics):
-                        self._set_topics(c, art.id, new)
-                        self._bump(c, feednames.touched(sources, set(new) | set(art.topics),
-                                                 [local_day(art.published, self.tz)]))
-                        moved += 1
+                rows = c.execute(sa.select(*cols).where(articles.c.id > last)
+                                 .order_by(articles.c.id).limit(batch)).all()
+                if not rows:
+                    break
+                last = rows[-1].id
+                ids = [r.id for r in rows]
+                sources: dict[int, list[str]] = {}
+                for aid, s in c.execute(sa.select(article_sources.c.article_id,
+                                                  article_sources.c.source_id)
+                                        .where(article_sources.c.article_id.in_(ids))):
+                    sources.setdefault(aid, []).append(s)
+                topics: dict[int, set[str]] = {}
+                for aid, t in c.execute(sa.select(article_topics.c.article_id,
+                                                  article_topics.c.topic)
+                                        .where(article_topics.c.article_id.in_(ids))):
+                    topics.setdefault(aid, set()).add(t)
+                drop: list[dict[str, Any]] = []
+                add: list[dict[str, Any]] = []
+                feeds: set[str] = set()
+                for r in rows:
+                    srcs = tuple(sorted(sources.get(r.id, ())))
+                    data = ArticleData(url=r.url, title=r.title, summary=r.summary,
+                                       content_html=r.content_html,
+                                       categories=tuple(json.loads(r.categories)),
+                                       tags=tuple(json.loads(r.tags)))
+                    new, old = set(classify(data, srcs)), topics.get(r.id, set())
+                    if new == old:
+                        continue
+                    moved += 1
+                    drop += [{"a": r.id, "t": t} for t in sorted(old - new)]
+                    add += [{"article_id": r.id, "topic": t, "published": r.published,
+                             "day": r.day} for t in sorted(new - old)]
+                    feeds |= feednames.touched(srcs, new ^ old, [r.day])
+                if drop:
+                    c.execute(article_topics.delete().where(
+                        article_topics.c.article_id == sa.bindparam("a"),
+                        article_topics.c.topic == sa.bindparam("t")), drop)
+                if add:
+                    c.execute(article_topics.insert(), add)
+                if feeds:
+                    self._bump(c, self._without_live_digest(feeds))
+            done += len(rows)
             if progress:
-                progress(min(len(ids), (n + 1) * 200), len(ids))
+                progress(min(done, max(total, done)), max(total, done))
         return moved
 
     def count_articles(self, source_id: str | None = None, since: datetime | None = None) -> int:
-        q = sa.select(sa.func.count()).select_from(articles)
-        if source_id:
-            q = q.join(article_sources, article_sources.c.article_id == articles.c.id).where(
-                article_sources.c.source_id == source_id)
-        if since:
-            q = q.where(articles.c.first_seen >= since)
+        """Articles in the archive (of a source; first seen since ``since``), from the
+        counters, or from the first-seen index for ``since``."""
         with self._read() as c:
-            return int(c.execute(q).scalar() or 0)
+            if since is not None:
+                q = sa.select(sa.func.count()).select_from(articles).where(
+                    articles.c.first_seen >= since)
+                if source_id:
+                    q = q.where(sa.exists().where(
+                        article_sources.c.article_id == articles.c.id,
+                        article_sources.c.source_id == source_id))
+                return int(c.execute(q).scalar() or 0)
+            if source_id:
+                return int(c.execute(sa.select(source_counts.c.n).where(
+                    source_counts.c.source_id == source_id)).scalar() or 0)
+            return int(c.execute(sa.select(sa.func.coalesce(sa.func.sum(day_counts.c.n), 0))
+                                 ).scalar() or 0)
 
     def latest(self, limit: int, *, topic: str | None = None, source: str | None = None,
                before: tuple[datetime, int] | None = None, q: Sequence[str] = ()
                ) -> list[Article]:
-        """Newest first (published, then id), optionally within a topic or source."""
-        query = sa.select(articles.c.id)
-        if topic:
-            query = query.join(article_topics, article_topics.c.article_id == articles.c.id
-                               ).where(article_topics.c.topic == topic)
-        if source:
-            query = query.join(article_sources, article_sources.c.article_id == articles.c.id
-                               ).where(article_sources.c.source_id == source)
-        if before:
-            b_pub, b_id = before
-            query = query.where(sa.or_(articles.c.published < b_pub,
-                                       sa.and_(articles.c.published == b_pub,
-                                               articles.c.id < b_id)))
-        for word in q:
-            like = f"%{_escape_like(word)}%"
-            query = query.where(sa.or_(articles.c.title.ilike(like, escape="\\"),
-                                       articles.c.summary.ilike(like, escape="\\"),
-                                       articles.c.content_html.ilike(like, escape="\\")))
-        query = query.order_by(articles.c.published.desc(), articles.c.id.desc()).limit(limit)
-        with self._read() as c:
-            ids = list(c.execute(query).scalars())
-            return self._load(c, ids)
+        """Newest first (published, then id), optionally within a topic or source, older
+        than the cursor ``before`` and holding every word of ``q`` (:mod:`feedsvc.search`).
 
-    def day(self, day: str, *, topic: str | None = None) -> list[Article]:
-        """Every article published on ``day`` (service time zone), newest first."""
-        query = sa.select(articles.c.id).where(articles.c.day == day)
+        Each is one index range in feed order: ``article_topics``/``article_sources``
+        carry ``published``; the cursor is a row-value comparison."""
         if topic:
-            query = query.join(article_topics, article_topics.c.article_id == articles.c.id
-                               ).where(article_topics.c.topic == topic)
-        query = query.order_by(articles.c.published.desc(), articles.c.id.desc())
+            t: sa.Table = article_topics
+            idc, pub = t.c.article_id, t.c.published
+            query = sa.select(idc).where(t.c.topic == topic)
+            if source:
+                query = query.where(sa.exists().where(
+                    article_sources.c.article_id == idc,
+                    article_sources.c.source_id == source))
+        elif source:
+            t = article_sources
+            idc, pub = t.c.article_id, t.c.published
+            query = sa.select(idc).where(t.c.source_id == source)
+        else:
+            idc, pub = articles.c.id, articles.c.published
+            query = sa.select(idc)
+        query = query.order_by(pub.desc(), idc.desc())
         with self._read() as c:
-            return self._load(c, list(c.execute(query).scalars()))
+            return self._fetch(c, query, idc, pub, limit, before, q)
+
+    def _fetch(self, c: Connection, query: sa.Select[Any], idc: Any, pub: Any, limit: int | None,
+               before: tuple[datetime, int] | None, words: Sequence[str]) -> list[Article]:
+        """The articles of ``query`` (ids in feed order) below ``before`` with ``words``;
+        words the index cannot answer exactly are checked, reading on until ``limit``."""
+        sq = search.query(tuple(words)) if words else None
+        if sq is not None and self.dialect == "postgresql":
+            # PostgreSQL's planner walks the newest-first index and tests every document
+            # (detoasting each) when it guesses a word is common enough: for a rare word
+            # that is the whole archive. So the GIN index answers first; only a word with
+            # more than MATCHES_INLINE matches (dense: the walk soon finds a page) is left
+            # to the planner.
+            c.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            found = list(c.execute(self._search_ids(sq).limit(MATCHES_INLINE + 1)).scalars())
+            query = query.where(idc.in_(found) if len(found) <= MATCHES_INLINE
+                                else idc.in_(self._search_ids(sq)))
+        elif sq is not None:
+            query = query.where(idc.in_(self._search_ids(sq)))
+        out: list[Article] = []
+        for _ in range(20 if sq is not None and not sq.exact else 1):
+            page = query
+            if before is not None:
+                page = page.where(sa.tuple_(pub, idc) < sa.tuple_(
+                    sa.literal(before[0], UTCDateTime()), sa.literal(before[1])))
+            want = None if limit is None else limit - len(out)
+            ids = list(c.execute(page if want is None else page.limit(want)).scalars())
+            arts = self._load(c, ids)
+            out += [a for a in arts if sq is None or sq.check(a)]
+            if want is None or len(out) >= (limit or 0) or len(ids) < want or not arts:
+                break
+            before = (arts[-1].published, arts[-1].id)
+        return out
+
+    def day(self, day: str, *, topic: str | None = None, q: Sequence[str] = ()
+            ) -> list[Article]:
+        """Every article published on ``day`` (service time zone), newest first."""
+        if topic:
+            idc, pub = article_topics.c.article_id, article_topics.c.published
+            query = sa.select(idc).where(article_topics.c.topic == topic,
+                                         article_topics.c.day == day)
+        else:
+            idc, pub = articles.c.id, articles.c.published
+            query = sa.select(idc).where(articles.c.day == day)
+        query = query.order_by(pub.desc(), idc.desc())
+        with self._read() as c:
+            return self._fetch(c, query, idc, pub, None, None, q)
+
+    def headlines(self, day: str) -> list[Headline]:
+        """The titles and links of ``day``'s articles, newest first (the digest's)."""
+        query = (sa.select(articles.c.url, articles.c.title, articles.c.published,
+                           articles.c.updated)
+                 .where(articles.c.day == day)
+                 .order_by(articles.c.published.desc(), articles.c.id.desc()))
+        with self._read() as c:
+            return [Headline(*r) for r in c.execute(query)]
 
     def days(self, topic: str | None = None) -> list[str]:
-        """Days that have articles, oldest first."""
-        query = sa.select(articles.c.day).distinct()
+        """Days that have articles, oldest first (reads every day: not for requests)."""
         if topic:
-            query = query.join(article_topics, article_topics.c.article_id == articles.c.id
-                               ).where(article_topics.c.topic == topic)
+            query = sa.select(article_topics.c.day).distinct().where(
+                article_topics.c.topic == topic)
+        else:
+            query = sa.select(day_counts.c.day)
         with self._read() as c:
             return sorted(c.execute(query).scalars())
+
+    def day_before(self, day: str, topic: str | None = None) -> str | None:
+        """The newest day before ``day`` with articles (of ``topic``): an index lookup."""
+        col, where = self._day_col(topic)
+        with self._read() as c:
+            return c.execute(sa.select(sa.func.max(col)).where(*where, col < day)).scalar()
+
+    def day_after(self, day: str, topic: str | None = None) -> str | None:
+        """The oldest day after ``day`` with articles (of ``topic``): an index lookup."""
+        col, where = self._day_col(topic)
+        with self._read() as c:
+            return c.execute(sa.select(sa.func.min(col)).where(*where, col > day)).scalar()
+
+    @staticmethod
+    def _day_col(topic: str | None) -> tuple[Any, list[Any]]:
+        if topic:
+            return article_topics.c.day, [article_topics.c.topic == topic]
+        return day_counts.c.day, []
 
     def first_day(self) -> str | None:
         """The archive's first day (an index lookup), None when it is empty."""
         with self._read() as c:
-            return c.execute(sa.select(sa.func.min(articles.c.day))).scalar()
+            return c.execute(sa.select(sa.func.min(day_counts.c.day))).scalar()
+
+    def recent_days(self, limit: int, before: str | None = None) -> list[tuple[str, int]]:
+        """The newest ``limit`` days with articles (before ``before``) and their counts,
+        newest first, from the day counters."""
+        query = sa.select(day_counts.c.day, day_counts.c.n)
+        if before is not None:
+            query = query.where(day_counts.c.day < before)
+        with self._read() as c:
+            return [(d, n) for d, n in c.execute(
+                query.order_by(day_counts.c.day.desc()).limit(limit))]
 
     def day_counts(self) -> dict[str, int]:
+        """Every day with articles and its count (from the counters)."""
         with self._read() as c:
-            rows = c.execute(sa.select(articles.c.day, sa.func.count())
-                             .group_by(articles.c.day)).all()
-        return {d: n for d, n in rows}
+            return {d: n for d, n in c.execute(sa.select(day_counts.c.day, day_counts.c.n))}
 
     def _load(self, c: Connection, ids: list[int]) -> list[Article]:
         if not ids:
             return []
-        rows = {r.id: r for r in c.execute(sa.select(articles).where(articles.c.id.in_(ids)))}
+        rows: dict[int, Any] = {}
         topics: dict[int, list[str]] = {}
-        for aid, t in c.execute(sa.select(article_topics.c.article_id, article_topics.c.topic)
-                                .where(article_topics.c.article_id.in_(ids))):
-            topics.setdefault(aid, []).append(t)
+        for i in range(0, len(ids), 900):
+            chunk = ids[i:i + 900]
+            rows.update((r.id, r) for r in c.execute(
+                sa.select(articles).where(articles.c.id.in_(chunk))))
+            for aid, t in c.execute(sa.select(article_topics.c.article_id,
+                                              article_topics.c.topic)
+                                    .where(article_topics.c.article_id.in_(chunk))):
+                topics.setdefault(aid, []).append(t)
         return [_article(rows[i], tuple(sorted(topics.get(i, ())))) for i in ids if i in rows]
 
     def purge_before(self, cutoff_day: str) -> int:
-        """Delete articles of whole days before ``cutoff_day`` (retention)."""
+        """Delete articles of whole days before ``cutoff_day`` (retention), then give
+        the space back (see :meth:`reclaim`)."""
         with self._tx() as c:
-            days = set(c.execute(sa.select(articles.c.day).distinct()
-                                 .where(articles.c.day < cutoff_day)).scalars())
-            if not days:
-                return 0
             ids = list(c.execute(sa.select(articles.c.id)
                                  .where(articles.c.day < cutoff_day)).scalars())
+            if not ids:
+                return 0
+            counts = _Counts()
             for i in range(0, len(ids), 500):
                 chunk = ids[i:i + 500]
+                for s, n in c.execute(sa.select(article_sources.c.source_id, sa.func.count())
+                                      .where(article_sources.c.article_id.in_(chunk))
+                                      .group_by(article_sources.c.source_id)):
+                    counts.sources[s] -= n
+                for d, n in c.execute(sa.select(articles.c.day, sa.func.count())
+                                      .where(articles.c.id.in_(chunk))
+                                      .group_by(articles.c.day)):
+                    counts.days[d] -= n
                 c.execute(article_topics.delete().where(article_topics.c.article_id.in_(chunk)))
                 c.execute(article_sources.delete()
                           .where(article_sources.c.article_id.in_(chunk)))
+                self._unindex_search(c, chunk)
                 c.execute(articles.delete().where(articles.c.id.in_(chunk)))
+            self._apply_counts(c, counts)
             self._bump(c, {feednames.EVERYTHING})
-            return len(ids)
+        self.reclaim()
+        return len(ids)
+
+    def reclaim(self) -> None:
+        """Give deleted space back and refresh the planner's statistics (housekeeping:
+        after a purge, and daily). SQLite: a sampled ``ANALYZE``, an incremental vacuum
+        (when the file allows it) and a WAL checkpoint; PostgreSQL: ``VACUUM (ANALYZE)``
+        of the archive's tables."""
+        try:
+            if self.dialect == "sqlite":  # outside any transaction, as these need
+                raw = self.engine.raw_connection()
+                try:
+                    cur = raw.cursor()
+                    cur.execute("PRAGMA analysis_limit=1000")  # sampled: fast on 1M rows
+                    cur.execute("ANALYZE")
+                    # executescript steps the pragma to the end: execute() frees one page
+                    cur.executescript("PRAGMA incremental_vacuum;")
+                    cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                    cur.close()
+                finally:
+                    raw.close()
+            else:
+                with self.engine.connect() as conn:  # VACUUM also empties GIN pending lists
+                    conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                        "VACUUM (ANALYZE) articles, article_topics, article_sources, "
+                        "article_search, day_counts, source_counts")
+        except (sa.exc.SQLAlchemyError, self.engine.dialect.dbapi.Error) as e:
+            raise StoreError(f"database error: {describe(e)}") from e
+
 
     # -- source state --------------------------------------------------------------
     def source_state(self, source_id: str) -> SourceState:
@@ -683,9 +966,14 @@ class Store:
         found = {f: v for f, v in rows}
         return {f: found.get(f, 0) for f in feeds}
 
-    def get_rendering(self, key: str) -> Rendering | None:
+    def get_rendering(self, key: str, stamp: str | None = None) -> Rendering | None:
+        """The stored rendering of ``key`` (only if it has ``stamp``, when given: a stale
+        one's megabytes are not read)."""
+        query = sa.select(rendered).where(rendered.c.key == key)
+        if stamp is not None:
+            query = query.where(rendered.c.stamp == stamp)
         with self._read() as c:
-            row = c.execute(sa.select(rendered).where(rendered.c.key == key)).first()
+            row = c.execute(query).first()
         return Rendering(**row._asdict()) if row else None
 
     def put_rendering(self, item: Rendering) -> None:
@@ -718,10 +1006,6 @@ def _state(row: Any, doc_url: str | None) -> SourceState:
     if doc_url is not None and (etag is not None or last_modified is not None):
         validators = Validators(doc_url, etag, last_modified)
     return SourceState(**values, validators=validators)
-
-
-def _escape_like(word: str) -> str:
-    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _article(row: Any, topics: tuple[str, ...]) -> Article:

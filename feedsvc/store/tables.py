@@ -70,7 +70,8 @@ articles = Table(
     Column("page_etag", Text),  # validators of the article page, for rechecks
     Column("page_last_modified", Text),
     Index("ix_articles_published", "published", "id"),
-    Index("ix_articles_day", "day"),
+    Index("ix_articles_day_published", "day", "published", "id"),
+    Index("ix_articles_first_seen", "first_seen"),
 )
 
 article_topics = Table(
@@ -78,7 +79,12 @@ article_topics = Table(
     Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"),
            primary_key=True),
     Column("topic", String(200), primary_key=True),
-    Index("ix_article_topics_topic", "topic", "article_id"),
+    # The article's published and day, copied so that a topic's newest-N and a topic's
+    # day are read from one index in feed order (kept equal to articles' by the store).
+    Column("published", UTCDateTime),
+    Column("day", String(10)),
+    Index("ix_article_topics_newest", "topic", "published", "article_id"),
+    Index("ix_article_topics_day", "topic", "day", "published", "article_id"),
 )
 
 article_sources = Table(
@@ -86,8 +92,28 @@ article_sources = Table(
     Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"),
            primary_key=True),
     Column("source_id", String(200), primary_key=True),
-    Index("ix_article_sources_source", "source_id", "article_id"),
+    Column("published", UTCDateTime),  # as in article_topics
+    Column("day", String(10)),
+    Index("ix_article_sources_newest", "source_id", "published", "article_id"),
 )
+
+# Counters kept by the store in the transaction that adds, moves or deletes articles:
+# the index's day list, the digest's days and /status read them instead of counting.
+day_counts = Table(
+    "day_counts", metadata,
+    Column("day", String(10), primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+
+source_counts = Table(
+    "source_counts", metadata,
+    Column("source_id", String(200), primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+
+# Full-text search (see feedsvc.search) lives outside this metadata, made by migration
+# 0004: on SQLite the FTS5 table ``article_fts(doc)`` (rowid = article id), on
+# PostgreSQL ``article_search(article_id, doc tsvector)`` with a GIN index on ``doc``.
 
 source_state = Table(
     "source_state", metadata,

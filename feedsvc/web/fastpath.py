@@ -21,6 +21,7 @@ from feedsvc.web.http import Answer
 
 TTL = 1.0  # seconds a remembered answer is trusted before versions are re-read
 MAX_ENTRIES = 512
+MAX_BYTES = 64 * 1024 * 1024  # of the bodies remembered (a day feed can be megabytes)
 
 
 class FastPath:
@@ -30,20 +31,28 @@ class FastPath:
         self.wsgi = wsgi
         self.service = service
         self._answers: dict[str, tuple[Answer, float]] = {}  # scheme://host/path → answer
+        self._bytes = 0
         self._lock = threading.Lock()
         self._counters: dict[tuple[str, int], Any] = {}  # labelled children, made lazily
         service.listeners.append(lambda _old, _new: self.forget())
         service.change_listeners.append(lambda _keys: self.forget())
 
     def remember(self, url: str, answer: Answer) -> None:
+        size = len(answer.rendering.body) + len(answer.rendering.body_gz)
         with self._lock:
-            if len(self._answers) >= MAX_ENTRIES:
+            if len(self._answers) >= MAX_ENTRIES or self._bytes + size > MAX_BYTES:
                 self._answers.clear()
+                self._bytes = 0
+            old = self._answers.get(url)
+            if old is not None:
+                self._bytes -= len(old[0].rendering.body) + len(old[0].rendering.body_gz)
             self._answers[url] = (answer, time.monotonic())
+            self._bytes += size
 
     def forget(self) -> None:
         with self._lock:
             self._answers.clear()
+            self._bytes = 0
 
     def __call__(self, environ: dict[str, Any],
                  start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -34,8 +34,8 @@ def base_url() -> str:
 @bp.get("/")
 def index() -> Response:
     svc = service()
-    counts = svc.store.day_counts()
-    days = sorted(counts, reverse=True)[:30]
+    recent = svc.store.recent_days(30)
+    days, counts = [d for d, _ in recent], dict(recent)
     html = render_template("index.html", cfg=svc.config, base=base_url(), days=days,
                            counts=counts, formats=feednames.FORMATS,
                            notes=svc.source_notes())
