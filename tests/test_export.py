@@ -225,6 +225,8 @@ def app_server(archive: Archive) -> Iterator[str]:
 def nginx(archive: Archive, app_server: str, tmp_path: Path) -> Iterator[str]:
     """nginx (nginx-light) with deploy/'s snippets, serving the export folder."""
     if NGINX is None:
+        if os.environ.get("CI"):
+            pytest.fail("nginx is not installed (.ci/run installs nginx-light)")
         pytest.skip("nginx is not installed (Debian: apt-get install nginx-light)")
     export(archive.svc, archive.out)
     prefix = tmp_path / "nginx"
