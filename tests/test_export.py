@@ -178,6 +178,14 @@ def test_an_export_needs_a_base_url(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert not out.exists()  # nothing written for a refused export
 
 
+def test_an_export_of_an_unmigrated_database_says_so(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(tmp_path, SAMPLE_SOURCE, service=f'base_url = "{BASE}"')
+    assert cli.main(["--config", str(path), "export", str(tmp_path / "export")]) == 1
+    assert "feedsvc db upgrade" in capsys.readouterr().err
+    assert not (tmp_path / "export").exists()  # an export never migrates, nor writes
+
+
 def test_base_url_from_the_command_line_writes_its_links(archive: Archive) -> None:
     cfg = with_base_url(archive.svc.config, "https://cdn.example.net/")
     assert cfg.service.base_url == "https://cdn.example.net"
