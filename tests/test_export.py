@@ -4,6 +4,7 @@ incrementally, and served by a real nginx with the app's headers (deploy/)."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pwd
 import shutil
@@ -12,15 +13,16 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
-from conftest import EXPECTED, SAMPLE, free_port, write_config
+from conftest import EXPECTED, NOW, SAMPLE, free_port, write_config
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from feedsvc import cli, feednames
+from feedsvc import cli, clock, feednames
 from feedsvc import config as config_mod
 from feedsvc.errors import ExportError
 from feedsvc.export import Exporter, export, with_base_url
@@ -66,10 +68,12 @@ def run_export(a: Archive, *extra: str) -> int:
     return cli.main(["--config", str(a.path), "export", str(a.out), *extra])
 
 
-def manifest_paths(out: Path) -> set[str]:
-    import json
+def read_manifest(out: Path) -> dict[str, dict[str, object]]:
+    return json.loads((out / ".feedsvc" / "manifest.json").read_text())["feeds"]
 
-    return set(json.loads((out / ".feedsvc" / "manifest.json").read_text())["feeds"])
+
+def manifest_paths(out: Path) -> set[str]:
+    return set(read_manifest(out))
 
 
 def app_answers(client: FlaskClient, paths: set[str]) -> dict[str, tuple[bytes, bytes, str]]:
@@ -111,7 +115,11 @@ def test_export_writes_every_feed_with_the_apps_bytes(archive: Archive,
     assert expected <= paths
     assert not any("2026-11-17" in p or "2026-11-26" in p for p in paths)  # app: 404
     answers = app_answers(archive.client, paths)
-    for p, (plain, gz, _etag) in answers.items():
+    manifest = read_manifest(archive.out)
+    for p, (plain, gz, etag) in answers.items():
+        max_age = manifest[p]["max_age"]
+        assert manifest[p]["etag"] == etag, p
+        assert archive.client.get(p).headers["Cache-Control"] == f"public, max-age={max_age}"
         assert (archive.out / p[1:]).read_bytes() == plain, p
         assert (archive.out / (p[1:] + ".gz")).read_bytes() == gz, p
         last_modified = archive.client.get(p).headers["Last-Modified"]
@@ -147,6 +155,22 @@ def test_a_second_export_writes_nothing_and_a_new_article_only_what_it_touches(
         assert stays == (p not in changed), p
         assert (archive.out / p[1:]).read_bytes() == after[p][0], p
         assert (archive.out / (p[1:] + ".gz")).read_bytes() == after[p][1], p
+
+
+def test_at_midnight_today_becomes_a_finished_day(archive: Archive) -> None:
+    export(archive.svc, archive.out)
+    p = f"/feeds/day/{TODAY}.atom"
+    assert read_manifest(archive.out)[p]["max_age"] == 3600
+    assert b"fh:archive" not in (archive.out / p[1:]).read_bytes()
+    clock.set_now(NOW + timedelta(days=1))  # 2026-11-26 in Kyiv
+    result = export(archive.svc, archive.out)
+    assert p in result.written and "/feeds/day/2026-11-26.rss" in result.written
+    assert "/feeds/day/2026-11-24.json" not in result.written  # finished before: as it was
+    assert read_manifest(archive.out)[p]["max_age"] == 86400
+    served = archive.client.get(p, headers={"Accept-Encoding": "identity"})
+    assert served.headers["Cache-Control"] == "public, max-age=86400"
+    assert (archive.out / p[1:]).read_bytes() == served.data
+    assert b"fh:archive" in served.data
 
 
 def test_feeds_that_left_the_config_lose_their_files(archive: Archive) -> None:
