@@ -223,6 +223,15 @@ def test_base_url_from_the_command_line_writes_its_links(archive: Archive) -> No
     assert BASE.encode() not in body
 
 
+def test_an_export_folder_that_is_a_file_is_refused(archive: Archive,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    archive.out.write_text("not a folder")
+    assert run_export(archive) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(archive.out) in err
+    assert archive.out.read_text() == "not a folder"
+
+
 def test_one_export_at_a_time(archive: Archive) -> None:
     (archive.out / ".feedsvc").mkdir(parents=True)
     fd = os.open(archive.out / ".feedsvc" / "lock", os.O_RDWR | os.O_CREAT)
@@ -354,6 +363,8 @@ def test_nginx_serves_the_export_as_the_app_does(archive: Archive, app_server: s
             assert fetch(nginx + p, other)[0] == fetch(app_server + p, other)[0] == 200
             ims = {**h, "If-Modified-Since": app[1]["Last-Modified"]}
             assert fetch(nginx + p, ims)[0] == fetch(app_server + p, ims)[0] == 304
+            both = {**other, **ims}  # If-None-Match decides when both are sent
+            assert fetch(nginx + p, both)[0] == fetch(app_server + p, both)[0] == 200
     finished = fetch(nginx + "/feeds/day/2026-11-21.atom", {})[1]["Cache-Control"]
     current = fetch(nginx + "/feeds/day/" + TODAY + ".atom", {})[1]["Cache-Control"]
     assert finished == "public, max-age=86400" and current == "public, max-age=3600"
