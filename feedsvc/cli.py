@@ -1,4 +1,4 @@
-"""The ``feedsvc`` command: run, web, scheduler, refresh, check-config, db upgrade.
+"""The ``feedsvc`` command: run, web, scheduler, refresh, export, check-config, db upgrade.
 
 Exit codes: 0 ok; 1 a refresh had failing sources; 2 the config is invalid (its
 ``file: key.path: message`` lines on stderr).
@@ -102,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("scheduler", help="the scheduler alone")
     ref = sub.add_parser("refresh", help="one refresh pass now, then exit")
     ref.add_argument("sources", nargs="*", metavar="SOURCE_ID")
+    exp = sub.add_parser("export", help="write the feeds as static files (nginx, a CDN)")
+    exp.add_argument("dir", metavar="DIR", help="the folder nginx serves")
+    exp.add_argument("--base-url", help="absolute URL the feeds are published under "
+                                        "(default: service.base_url)")
     sub.add_parser("check-config", help="validate the config")
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
@@ -167,6 +171,34 @@ def _refresh(args: argparse.Namespace) -> int:
         elif r.error:
             print(f"  skipped: {r.error}")
     return 1 if failed else 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    """Write the feeds into DIR (incrementally); print one summary line."""
+    from feedsvc.export import export, with_base_url
+    from feedsvc.service import Service
+
+    cfg = with_base_url(config_mod.load(args.config), args.base_url)
+    svc = Service(cfg)  # a reader: an export never migrates the schema
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if tty and (done % 50 == 0 or done == total):
+            sys.stderr.write(f"\rexporting {done}/{total} feeds")
+            if done == total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    try:
+        problem = svc.schema_problem()
+        if problem:
+            print(f"feedsvc: {problem}", file=sys.stderr)
+            return 1
+        result = export(svc, args.dir, progress)
+    finally:
+        svc.close()
+    print(result.line())
+    return 0
 
 
 def _scheduler(args: argparse.Namespace) -> int:
@@ -241,5 +273,5 @@ def _web(args: argparse.Namespace) -> int:
 
 _COMMANDS = {
     "run": _run, "web": _web, "scheduler": _scheduler, "refresh": _refresh,
-    "check-config": _check_config, "db": _db,
+    "check-config": _check_config, "db": _db, "export": _export,
 }

@@ -91,3 +91,8 @@ class NotFound(FeedsvcError, LookupError):
 
 class BadRequest(FeedsvcError, ValueError):
     """A client sent a bad parameter (web: 400 with a one-line message)."""
+
+
+class ExportError(FeedsvcError):
+    """A static export cannot run: no base URL, an unwritable folder, another export
+    running on the same folder (the message names the folder or file)."""

@@ -158,8 +158,8 @@ def test_procfile_web_line_serves_with_its_port_and_workers(sample_files: Path) 
                               "refresh"], env=ENV, capture_output=True, text=True, timeout=120)
     assert refresh.returncode == 0, refresh.stderr
     procfile = (Path(__file__).resolve().parent.parent / "Procfile").read_text()
-    web = next(line.split(":", 1)[1].strip() for line in procfile.splitlines()
-               if line.startswith("web:"))
+    web = next(line.split(":", 1)[1].strip().removeprefix("exec ")
+               for line in procfile.splitlines() if line.startswith("web:"))
     assert "0.0.0.0" in web and "${PORT" in web and "${WEB_CONCURRENCY" in web
     port = free_port()
     env = ENV | {"FEEDSVC_CONFIG": str(sample_files), "PORT": str(port),
