@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import textwrap
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -210,3 +211,10 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def settle(path: Path) -> None:
+    """Make ``path`` look written a while ago: a finished, stable edit (a reload reads a
+    changed config only once it has stopped changing)."""
+    then = time.time() - 30
+    os.utime(path, (then, then))

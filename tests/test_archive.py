@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from conftest import SAMPLE, write_config
+from conftest import SAMPLE, settle, write_config
 
 from feedsvc import clock, feednames
 from feedsvc import config as config_mod
@@ -402,6 +402,7 @@ def test_a_config_edit_rerenders_only_the_feeds_it_changes(tmp_path: Path) -> No
     text = path.read_text("utf-8")
     path.write_text(text.replace('every = "1h"', 'every = "30m"').replace(
         'any = [', 'any = ["zzz-unused", ', 1), "utf-8")
+    settle(path)
     assert svc.reload(force=True)
     for f in feeds:
         assert web.get(f).headers["ETag"] == before[f]
@@ -409,6 +410,7 @@ def test_a_config_edit_rerenders_only_the_feeds_it_changes(tmp_path: Path) -> No
     # A source's title is in its feed, and on archive pages (each headline's source).
     path.write_text(path.read_text("utf-8").replace('title = "Sample News"',
                                                     'title = "Sample Daily"'), "utf-8")
+    settle(path)
     assert svc.reload(force=True)
     after = {f: web.get(f).headers["ETag"] for f in feeds}
     assert after["/feeds/source/sample.json"] != before["/feeds/source/sample.json"]

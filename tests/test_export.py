@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import EXPECTED, NOW, SAMPLE, free_port, write_config
+from conftest import EXPECTED, NOW, SAMPLE, free_port, settle, write_config
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
@@ -180,6 +180,7 @@ def test_feeds_that_left_the_config_lose_their_files(archive: Archive) -> None:
     start = text.index('[[topic]]\nslug = "culture"')
     end = text.find("[[topic]]", start + 1)
     archive.path.write_text(text[:start] + (text[end:] if end > 0 else ""))
+    settle(archive.path)
     assert archive.svc.reload(force=True)
     result = export(archive.svc, archive.out)
     gone = {p for p in result.removed}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import EXPECTED, free_port
+from conftest import EXPECTED, free_port, settle
 from feedcheck import parse_ok
 from test_process import ENV, _wait_line
 
@@ -23,12 +23,6 @@ from feedsvc.service import Service
 from feedsvc.web import create_app
 
 NEW_TOPIC = '\n[[topic]]\nslug = "transport"\ntitle = "Transport"\nany = ["metro", "tram*", "bus*", "трамва*", "автобус*"]\n'  # noqa: E501
-
-
-def settle(path: Path) -> None:
-    """Make ``path`` look written a while ago: a finished, stable edit."""
-    then = time.time() - 30
-    os.utime(path, (then, then))
 
 
 BROKEN_EDITS = {
