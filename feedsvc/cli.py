@@ -168,7 +168,7 @@ def _refresh(args: argparse.Namespace) -> int:
         print(r.line())
         if r.outcome == "error":
             failed = True
-        elif r.error:
+        elif r.skipped and r.error:
             print(f"  skipped: {r.error}")
     return 1 if failed else 0
 

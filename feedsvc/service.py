@@ -236,13 +236,7 @@ class Service:
         src = self.config.source(source_id)
         if src is None or (not src.enabled and not force):
             return None
-        try:
-            return self.refresher.refresh_source(src, force=force)
-        except FeedsvcError as e:  # not even the failure could be recorded (a full disk)
-            logging.getLogger("feedsvc.refresh").error(
-                "refresh source=%s outcome=error state_not_written=true error=%r",
-                      src.id, str(e))
-            return SourceResult(src.id, "error", error=str(e))
+        return self.refresher.refresh_or_report(src, force=force)
 
     def _changed(self, feed_keys: frozenset[str]) -> None:
         """A refresh changed these feeds: tell this process's listeners, then the hub."""

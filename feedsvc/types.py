@@ -106,18 +106,20 @@ class SourceResult:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0  # articles that failed on their own (counted, not fatal)
-    error: str | None = None
+    error: str | None = None  # why it failed or was deferred; else skipped articles'
     status: int | None = None
     seconds: float = 0.0
     changed_feeds: frozenset[str] = field(default_factory=frozenset)
+    note: str | None = None  # what went wrong after the articles were saved
 
     def line(self) -> str:
-        if self.outcome == "error":
-            return f"{self.source_id}: error: {self.error}"
+        if self.outcome in ("error", "deferred"):
+            return f"{self.source_id}: {self.outcome}: {self.error}"
         extra = f", {self.skipped} skipped" if self.skipped else ""
+        note = f"; {self.note}" if self.note else ""
         return (
             f"{self.source_id}: {self.outcome} ({self.new} new, {self.updated} updated, "
-            f"{self.unchanged} unchanged{extra}) in {self.seconds:.1f}s"
+            f"{self.unchanged} unchanged{extra}) in {self.seconds:.1f}s{note}"
         )
 
 

@@ -264,6 +264,10 @@ class Store:
         with self._tx() as c:
             self._set_kv(c, key, value)
 
+    def delete_kv(self, key: str) -> None:
+        with self._tx() as c:
+            c.execute(kv.delete().where(kv.c.key == key))
+
     def _set_kv(self, c: Connection, key: str, value: str) -> None:
         done = c.execute(kv.update().where(kv.c.key == key).values(value=value)).rowcount
         if not done:
