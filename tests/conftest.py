@@ -43,7 +43,6 @@ def pinned_clock() -> Iterator[None]:
 
 
 # -- a real HTTP server -------------------------------------------------------------
-NewsServer = TestServer  # the name the site fixture's users know it by
 
 
 @pytest.fixture
@@ -64,7 +63,7 @@ def slug(name: str) -> str:
     return name.split("-", 1)[1].removesuffix(".html")
 
 
-def serve_sample_site(srv: NewsServer, names: list[str] | None = None) -> list[str]:
+def serve_sample_site(srv: TestServer, names: list[str] | None = None) -> list[str]:
     """Serve sample pages at /news/{slug}, a listing at /latest and RSS at /feed.xml."""
     names = names or sorted(EXPECTED)
     for n in names:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import EXPECTED, NewsServer, slug, write_config
+from conftest import EXPECTED, TestServer, slug, write_config
 
 from feedsvc import config as config_mod
 from feedsvc.refresh import Refresher
@@ -43,7 +43,7 @@ def url_entry(loc: str, lastmod: str | None = None, news: str = "") -> str:
     return f"<url><loc>{loc}</loc>{mod}{news}</url>"
 
 
-def page_urls(site: NewsServer, names: list[str]) -> set[str]:
+def page_urls(site: TestServer, names: list[str]) -> set[str]:
     return {f"{site.base}/news/{slug(n)}" for n in names}
 
 
@@ -51,7 +51,7 @@ def stored(r: Refresher) -> set[str]:
     return {a.url for a in r.store.latest(500)}
 
 
-def page_hits(site: NewsServer) -> list[str]:
+def page_hits(site: TestServer) -> list[str]:
     return [p for p, _ in site.requests if p.startswith("/news/")]
 
 

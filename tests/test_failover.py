@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import NewsServer, serve_sample_site, write_config
+from conftest import TestServer, serve_sample_site, write_config
 
 from feedsvc import clock
 from feedsvc import config as config_mod
@@ -51,7 +51,7 @@ class Lines:
             return next(x for x in self.lines if needle in x)
 
 
-def _slow_first(site: NewsServer, path: str, seconds: float) -> threading.Event:
+def _slow_first(site: TestServer, path: str, seconds: float) -> threading.Event:
     """The first request of ``path`` trickles for ``seconds``; later ones are normal.
     Returns an event set when the slow request has begun."""
     normal = site.routes[path]
@@ -76,7 +76,7 @@ def _slow_first(site: NewsServer, path: str, seconds: float) -> threading.Event:
 
 
 @pytest.fixture
-def feed_config(tmp_path: Path, site: NewsServer, any_db_url: str) -> Path:
+def feed_config(tmp_path: Path, site: TestServer, any_db_url: str) -> Path:
     serve_sample_site(site)
     path = write_config(tmp_path, database=any_db_url, sources=f"""
         [[source]]
@@ -107,7 +107,7 @@ def procs() -> Iterator[list[subprocess.Popen]]:
 
 
 def test_sigterm_stops_a_scheduler_with_a_fetch_in_flight(
-        feed_config: Path, site: NewsServer, procs: list[subprocess.Popen]) -> None:
+        feed_config: Path, site: TestServer, procs: list[subprocess.Popen]) -> None:
     begun = _slow_first(site, "/feed.xml", 20)
     proc, lines = _scheduler(feed_config)
     procs.append(proc)
@@ -121,7 +121,7 @@ def test_sigterm_stops_a_scheduler_with_a_fetch_in_flight(
 
 
 def test_a_standby_takes_over_from_a_killed_scheduler_and_runs_what_is_due(
-        feed_config: Path, site: NewsServer, procs: list[subprocess.Popen]) -> None:
+        feed_config: Path, site: TestServer, procs: list[subprocess.Popen]) -> None:
     begun = _slow_first(site, "/feed.xml", 30)
     a, a_lines = _scheduler(feed_config)
     procs.append(a)
@@ -164,7 +164,7 @@ def test_a_standby_on_another_host_takes_over_within_30_seconds(service: Service
 
 
 def test_two_active_schedulers_never_refresh_one_source_at_once(
-        feed_config: Path, site: NewsServer) -> None:
+        feed_config: Path, site: TestServer) -> None:
     begun = _slow_first(site, "/feed.xml", 2)
     svc = Service(config_mod.load(feed_config), writer=True)
     svc.upgrade()
@@ -187,7 +187,7 @@ def test_two_active_schedulers_never_refresh_one_source_at_once(
 
 
 def test_housekeeping_runs_while_every_source_worker_is_busy_fetching(
-        feed_config: Path, site: NewsServer) -> None:
+        feed_config: Path, site: TestServer) -> None:
     begun = _slow_first(site, "/feed.xml", 15)
     svc = Service(config_mod.load(feed_config), writer=True)
     svc.upgrade()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXPECTED, NOW, NewsServer, free_port, serve_sample_site
+from conftest import EXPECTED, NOW, free_port, serve_sample_site
 from httpserver import Reply, TestServer, send
 
 from feedsvc import clock
@@ -115,7 +115,7 @@ def test_user_agent_on_pages_feeds_redirects_and_robots(web: TestServer, fetcher
     assert {h.headers.get("user-agent") for h in web.log} == {UA}
 
 
-def test_user_agent_through_a_refresh(site: NewsServer, tmp_path: Path, store_for) -> None:  # noqa: ANN001
+def test_user_agent_through_a_refresh(site: TestServer, tmp_path: Path, store_for) -> None:  # noqa: ANN001
     serve_sample_site(site, sorted(EXPECTED)[:3])
     site.add("/robots.txt", "User-agent: *\nAllow: /\n", ctype="text/plain")
     cfg = _config(tmp_path, f"""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import NewsServer, write_config
+from conftest import TestServer, write_config
 
 from feedsvc import clock
 from feedsvc import config as config_mod
@@ -74,7 +74,7 @@ def test_postgresql_disk_full_errors_are_recognized() -> None:
 
 
 def test_an_article_with_an_over_long_url_is_skipped_and_the_rest_saved(
-        tmp_path: Path, site: NewsServer, any_db_url: str) -> None:
+        tmp_path: Path, site: TestServer, any_db_url: str) -> None:
     long_link = f"{site.base}/news/" + "x" * 2100
     items = "".join(
         f"<item><title>Story {i}</title><link>{link}</link><guid>{link}</guid>"
@@ -205,7 +205,7 @@ def test_access_lines_in_a_log_file_are_plain_key_value_or_json(
 
 
 def test_status_and_index_pages_say_what_an_operator_needs(
-        tmp_path: Path, site: NewsServer, db_url: str) -> None:
+        tmp_path: Path, site: TestServer, db_url: str) -> None:
     import shutil
 
     from conftest import SAMPLE

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import EXPECTED, NewsServer, sample_page, serve_sample_site, slug, write_config
+from conftest import EXPECTED, TestServer, sample_page, serve_sample_site, slug, write_config
 
 from feedsvc import config as config_mod
 from feedsvc.fetch import Fetcher, RetryLater
@@ -17,7 +17,7 @@ from feedsvc.types import Validators
 NAMES = sorted(EXPECTED)
 
 
-def _setup(tmp_path: Path, site: NewsServer) -> tuple[config_mod.SourceConfig, Context]:
+def _setup(tmp_path: Path, site: TestServer) -> tuple[config_mod.SourceConfig, Context]:
     cfg = config_mod.load(write_config(tmp_path, f"""
         [[source]]
         id = "news"
@@ -31,7 +31,7 @@ def _setup(tmp_path: Path, site: NewsServer) -> tuple[config_mod.SourceConfig, C
     return src, Context(config=cfg, fetcher=Fetcher(cfg.fetch), known=lambda _u: {})
 
 
-def test_new_pages_are_extracted_with_their_validators(site: NewsServer,
+def test_new_pages_are_extracted_with_their_validators(site: TestServer,
                                                        tmp_path: Path) -> None:
     name = NAMES[0]
     serve_sample_site(site, [name])
@@ -50,7 +50,7 @@ def test_new_pages_are_extracted_with_their_validators(site: NewsServer,
     assert site.log[-1].headers.get("if-none-match") == '"p1"'
 
 
-def test_each_page_fails_on_its_own_and_a_429_stops_the_rest(site: NewsServer,
+def test_each_page_fails_on_its_own_and_a_429_stops_the_rest(site: TestServer,
                                                              tmp_path: Path) -> None:
     names = serve_sample_site(site, NAMES[:5])
     site.add(f"/news/{slug(names[0])}", status=500)
@@ -69,7 +69,7 @@ def test_each_page_fails_on_its_own_and_a_429_stops_the_rest(site: NewsServer,
 
 @pytest.mark.parametrize("extract_workers", ["2", "0"])
 def test_worker_processes_give_the_same_pages_in_order(
-        site: NewsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        site: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         extract_workers: str) -> None:
     monkeypatch.setenv("FEEDSVC_EXTRACT_WORKERS", extract_workers)
     names = serve_sample_site(site, NAMES[:18])

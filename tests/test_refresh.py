@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import EXPECTED, NewsServer, serve_sample_site, slug, write_config
+from conftest import EXPECTED, TestServer, serve_sample_site, slug, write_config
 
 from feedsvc import config as config_mod
 from feedsvc.refresh import Refresher
@@ -21,7 +21,7 @@ def _refresher(cfg: config_mod.Config, store_for) -> Refresher:  # noqa: ANN001
     return Refresher(cfg, store_for(cfg))
 
 
-def _listing(site: NewsServer, tmp_path: Path, store_for) -> Refresher:  # noqa: ANN001
+def _listing(site: TestServer, tmp_path: Path, store_for) -> Refresher:  # noqa: ANN001
     """A refresher for one ``html`` source: the sample site's /latest listing."""
     cfg = config_mod.load(write_config(tmp_path, f"""
         [[source]]
@@ -34,7 +34,7 @@ def _listing(site: NewsServer, tmp_path: Path, store_for) -> Refresher:  # noqa:
     return _refresher(cfg, store_for)
 
 
-def _fulltext_feed(site: NewsServer, tmp_path: Path, store_for) -> Refresher:  # noqa: ANN001
+def _fulltext_feed(site: TestServer, tmp_path: Path, store_for) -> Refresher:  # noqa: ANN001
     """A refresher for one ``feed`` source with full text: the sample site's /feed.xml."""
     cfg = config_mod.load(write_config(tmp_path, f"""
         [[source]]
@@ -47,7 +47,7 @@ def _fulltext_feed(site: NewsServer, tmp_path: Path, store_for) -> Refresher:  #
     return _refresher(cfg, store_for)
 
 
-def test_feed_source_with_fulltext_stores_every_article(site: NewsServer, tmp_path: Path,
+def test_feed_source_with_fulltext_stores_every_article(site: TestServer, tmp_path: Path,
                                                         store_for) -> None:
     names = serve_sample_site(site)
     r = _fulltext_feed(site, tmp_path, store_for)
@@ -64,7 +64,7 @@ def test_feed_source_with_fulltext_stores_every_article(site: NewsServer, tmp_pa
     assert all(h.get("User-Agent") == "feedsvc-test/1.0" for _, h in site.requests)
 
 
-def test_second_refresh_is_conditional_and_keeps_ids(site: NewsServer, tmp_path: Path,
+def test_second_refresh_is_conditional_and_keeps_ids(site: TestServer, tmp_path: Path,
                                                      store_for) -> None:
     serve_sample_site(site, sorted(EXPECTED)[:5])
     cfg = config_mod.load(write_config(tmp_path, f"""
@@ -88,7 +88,7 @@ def test_second_refresh_is_conditional_and_keeps_ids(site: NewsServer, tmp_path:
     assert r.store.source_state("news").not_modified == 1
 
 
-def test_html_source_follows_listing_links(site: NewsServer, tmp_path: Path,
+def test_html_source_follows_listing_links(site: TestServer, tmp_path: Path,
                                            store_for) -> None:
     names = serve_sample_site(site, sorted(EXPECTED)[:8])
     r = _listing(site, tmp_path, store_for)
@@ -100,7 +100,7 @@ def test_html_source_follows_listing_links(site: NewsServer, tmp_path: Path,
     assert site.hits("/about") == 0  # nav links are not articles
 
 
-def test_same_story_through_two_sources_is_one_article(site: NewsServer, tmp_path: Path,
+def test_same_story_through_two_sources_is_one_article(site: TestServer, tmp_path: Path,
                                                        store_for) -> None:
     serve_sample_site(site, sorted(EXPECTED)[:4])
     cfg = config_mod.load(write_config(tmp_path, f"""
@@ -150,7 +150,7 @@ def test_files_source_imports_jsonl(tmp_path: Path, store_for) -> None:
     assert b.topics == ("energy",)
 
 
-def _failing_config(tmp_path: Path, site: NewsServer) -> config_mod.Config:
+def _failing_config(tmp_path: Path, site: TestServer) -> config_mod.Config:
     return config_mod.load(write_config(tmp_path, f"""
         [[source]]
         id = "good"
@@ -164,7 +164,7 @@ def _failing_config(tmp_path: Path, site: NewsServer) -> config_mod.Config:
         """))
 
 
-def test_failing_sources_lose_nothing_and_never_stop_others(site: NewsServer, tmp_path: Path,
+def test_failing_sources_lose_nothing_and_never_stop_others(site: TestServer, tmp_path: Path,
                                                             store_for) -> None:
     serve_sample_site(site, sorted(EXPECTED)[:3])
     cfg = _failing_config(tmp_path, site)
@@ -197,7 +197,7 @@ def test_failing_sources_lose_nothing_and_never_stop_others(site: NewsServer, tm
     assert state.last_success is not None and state.next_run is not None
 
 
-def test_source_that_hangs_times_out_within_the_limit(site: NewsServer, tmp_path: Path,
+def test_source_that_hangs_times_out_within_the_limit(site: TestServer, tmp_path: Path,
                                                       store_for) -> None:
     import time
 
@@ -215,7 +215,7 @@ def test_source_that_hangs_times_out_within_the_limit(site: NewsServer, tmp_path
 
 
 def test_refresh_command_prints_a_line_per_source_and_exits_1_on_failure(
-        site: NewsServer, tmp_path: Path) -> None:
+        site: TestServer, tmp_path: Path) -> None:
     serve_sample_site(site, sorted(EXPECTED)[:2])
     site.add("/broken.xml", status=500)
     cfg = _failing_config(tmp_path, site)
@@ -233,7 +233,7 @@ def test_refresh_command_prints_a_line_per_source_and_exits_1_on_failure(
     assert bad.returncode == 1 and "unknown source(s): nosuch" in bad.stderr
 
 
-def test_logs_one_line_per_refresh_as_key_value_or_json(site: NewsServer,
+def test_logs_one_line_per_refresh_as_key_value_or_json(site: TestServer,
                                                         tmp_path: Path) -> None:
     import json
 
@@ -293,7 +293,7 @@ def test_refresh_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
     assert b"[##############################] 1/1 in" in b"".join(chunks)
 
 
-def test_upstream_edits_update_in_place_and_ads_are_not_edits(site: NewsServer, tmp_path: Path,
+def test_upstream_edits_update_in_place_and_ads_are_not_edits(site: TestServer, tmp_path: Path,
                                                              store_for) -> None:
     from datetime import timedelta
 
@@ -337,7 +337,7 @@ def test_upstream_edits_update_in_place_and_ads_are_not_edits(site: NewsServer, 
 
 @pytest.mark.parametrize("extract_workers", ["2", "0"])
 def test_many_pages_are_extracted_the_same_in_worker_processes_or_not(
-        site: NewsServer, tmp_path: Path, store_for, monkeypatch,  # noqa: ANN001
+        site: TestServer, tmp_path: Path, store_for, monkeypatch,  # noqa: ANN001
         extract_workers: str) -> None:
     monkeypatch.setenv("FEEDSVC_EXTRACT_WORKERS", extract_workers)
     names = serve_sample_site(site, sorted(EXPECTED)[:20])
@@ -355,7 +355,7 @@ def test_many_pages_are_extracted_the_same_in_worker_processes_or_not(
 
 
 def test_fulltext_feed_edits_update_the_article_at_the_next_refresh(
-        site: NewsServer, tmp_path: Path, store_for) -> None:  # noqa: ANN001
+        site: TestServer, tmp_path: Path, store_for) -> None:  # noqa: ANN001
     from datetime import timedelta
 
     from feedsvc import clock
@@ -406,7 +406,7 @@ def _xml(s: str) -> str:
 
 
 # -- kill -9 of a refresh mid-source --------------------------------------------------------
-def _held(site: NewsServer, path: str, body: bytes) -> threading.Event:
+def _held(site: TestServer, path: str, body: bytes) -> threading.Event:
     """Serve ``body`` at ``path`` only once the returned event is set (or the server
     stops): the request is held meanwhile."""
     from httpserver import send
@@ -461,7 +461,7 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _slow_listing(tmp_path: Path, site: NewsServer) -> config_mod.Config:
+def _slow_listing(tmp_path: Path, site: TestServer) -> config_mod.Config:
     """An ``html`` source of the sample listing, with time to hold a page."""
     path = write_config(tmp_path, f"""
         [[source]]
@@ -481,7 +481,7 @@ def _refresh_process(cfg: config_mod.Config, workers: str) -> subprocess.Popen:
 
 
 def test_a_refresh_killed_mid_source_keeps_the_pages_it_fetched(
-        site: NewsServer, tmp_path: Path, store_for) -> None:  # noqa: ANN001
+        site: TestServer, tmp_path: Path, store_for) -> None:  # noqa: ANN001
     from conftest import sample_page
 
     names = serve_sample_site(site, sorted(EXPECTED)[:10])
@@ -508,7 +508,7 @@ def test_a_refresh_killed_mid_source_keeps_the_pages_it_fetched(
     assert all(site.hits(p) == 1 for p in first), [(p, site.hits(p)) for p in first]
 
 
-def test_extraction_workers_die_with_a_killed_refresh(site: NewsServer, tmp_path: Path) -> None:
+def test_extraction_workers_die_with_a_killed_refresh(site: TestServer, tmp_path: Path) -> None:
     from conftest import sample_page
 
     names = serve_sample_site(site, sorted(EXPECTED)[:20])

@@ -7,14 +7,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import EXPECTED, NewsServer, serve_sample_site, slug
+from conftest import EXPECTED, TestServer, serve_sample_site, slug
 from kinds import NAMES, NS, page_hits, page_urls, refresher, source, stored, url_entry, urlset
 
 from feedsvc.sources import looks_like_article
 
 
 # -- site -----------------------------------------------------------------------------
-def test_site_uses_its_own_feed(site: NewsServer, tmp_path: Path, store_for) -> None:
+def test_site_uses_its_own_feed(site: TestServer, tmp_path: Path, store_for) -> None:
     names = serve_sample_site(site, NAMES[:5])
     site.add("/", f"""<html><head><title>Sample News</title>
 <link rel="alternate" type="application/rss+xml" title="Comments Feed" href="/comments/feed/">
@@ -36,7 +36,7 @@ def test_site_uses_its_own_feed(site: NewsServer, tmp_path: Path, store_for) -> 
     assert len(page_hits(site)) == pages
 
 
-def test_site_uses_robots_sitemaps_without_a_feed(site: NewsServer, tmp_path: Path,
+def test_site_uses_robots_sitemaps_without_a_feed(site: TestServer, tmp_path: Path,
                                                   store_for) -> None:
     names = serve_sample_site(site, NAMES[:4])
     site.add("/", f"""<html><head><title>Sample News</title></head><body>
@@ -70,7 +70,7 @@ def test_site_uses_robots_sitemaps_without_a_feed(site: NewsServer, tmp_path: Pa
     assert site.hits("/post-sitemap.xml") == 1  # the index answered 304
 
 
-def test_site_falls_back_to_article_links_on_the_page(site: NewsServer, tmp_path: Path,
+def test_site_falls_back_to_article_links_on_the_page(site: TestServer, tmp_path: Path,
                                                       store_for) -> None:
     names = serve_sample_site(site, NAMES[4:10])  # includes 07, whose JSON-LD is broken
     a, b, c, d, e, f = (slug(n) for n in names)
@@ -120,7 +120,7 @@ def test_site_falls_back_to_article_links_on_the_page(site: NewsServer, tmp_path
     assert [p for p, _ in site.requests[count:] if p.startswith("/news/")] == [f"/news/{e}"]
 
 
-def test_site_with_nothing_to_read_is_a_clear_error(site: NewsServer, tmp_path: Path,
+def test_site_with_nothing_to_read_is_a_clear_error(site: TestServer, tmp_path: Path,
                                                     store_for) -> None:
     site.add("/", "<html><head><title>Parked</title></head><body><p>Soon</p>"
                   '<a href="/about">About</a></body></html>')

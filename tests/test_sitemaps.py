@@ -10,14 +10,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import EXPECTED, NewsServer, serve_sample_site, slug
+from conftest import EXPECTED, TestServer, serve_sample_site, slug
 from kinds import NAMES, NS, page_hits, page_urls, refresher, source, stored, url_entry, urlset
 
 from feedsvc.sources import MAX_NEW
 
 
 # -- sitemap --------------------------------------------------------------------------
-def test_sitemap_urlset_stores_pages_and_rereads_conditionally(site: NewsServer, tmp_path: Path,
+def test_sitemap_urlset_stores_pages_and_rereads_conditionally(site: TestServer, tmp_path: Path,
                                                               store_for) -> None:
     names = serve_sample_site(site, NAMES[:5])
     items = [url_entry(f"{site.base}/news/{slug(n)}", EXPECTED[n]["published"]) for n in names]
@@ -39,7 +39,7 @@ def test_sitemap_urlset_stores_pages_and_rereads_conditionally(site: NewsServer,
     assert r.store.source_state("src").not_modified == 1
 
 
-def test_text_sitemap_is_one_url_a_line(site: NewsServer, tmp_path: Path, store_for) -> None:
+def test_text_sitemap_is_one_url_a_line(site: TestServer, tmp_path: Path, store_for) -> None:
     names = serve_sample_site(site, NAMES[:2])
     site.add("/sitemap.txt", "\n".join(sorted(page_urls(site, names))) + "\n",
              ctype="text/plain")
@@ -48,7 +48,7 @@ def test_text_sitemap_is_one_url_a_line(site: NewsServer, tmp_path: Path, store_
     assert result.new == 2 and stored(r) == page_urls(site, names)
 
 
-def test_news_sitemap_fills_in_what_the_page_lacks(site: NewsServer, tmp_path: Path,
+def test_news_sitemap_fills_in_what_the_page_lacks(site: TestServer, tmp_path: Path,
                                                   store_for) -> None:
     dated, undated, naive = NAMES[0], NAMES[28], NAMES[29]  # 29 and 30 carry no date
     serve_sample_site(site, [dated, undated, naive])
@@ -86,7 +86,7 @@ def test_news_sitemap_fills_in_what_the_page_lacks(site: NewsServer, tmp_path: P
     assert arts[slug(naive)].published == datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # Kyiv
 
 
-def test_sitemap_index_follows_children_including_gzipped(site: NewsServer, tmp_path: Path,
+def test_sitemap_index_follows_children_including_gzipped(site: TestServer, tmp_path: Path,
                                                          store_for) -> None:
     names = serve_sample_site(site, NAMES[:6])
     plain, zipped = names[:3], names[3:]
@@ -110,7 +110,7 @@ def test_sitemap_index_follows_children_including_gzipped(site: NewsServer, tmp_
     assert order == ["/sitemaps/b.xml.gz", "/sitemaps/a.xml", "/sitemaps/missing.xml"]
 
 
-def test_gzip_bomb_is_capped_at_max_bytes(site: NewsServer, tmp_path: Path,
+def test_gzip_bomb_is_capped_at_max_bytes(site: TestServer, tmp_path: Path,
                                           store_for) -> None:
     bomb = gzip.compress(b"<urlset>" + b" " * 3_000_000 + b"</urlset>")
     assert len(bomb) < 10_000
@@ -129,7 +129,7 @@ def _tiny_page(base: str, i: int, when: datetime) -> bytes:
             ).encode()
 
 
-def test_huge_sitemap_fetches_only_the_newest_batch(site: NewsServer, tmp_path: Path,
+def test_huge_sitemap_fetches_only_the_newest_batch(site: TestServer, tmp_path: Path,
                                                     store_for) -> None:
     # The test server writes headers and body separately; without TCP_NODELAY each of
     # the 400 page requests waits ~40 ms for a delayed ACK (a test-server artifact).
@@ -179,7 +179,7 @@ MALFORMED = [
 ]
 
 
-def test_malformed_sitemap_is_a_clear_error_and_loses_nothing(site: NewsServer, tmp_path: Path,
+def test_malformed_sitemap_is_a_clear_error_and_loses_nothing(site: TestServer, tmp_path: Path,
                                                              store_for) -> None:
     names = serve_sample_site(site, NAMES[:3])
     site.add("/sitemap.xml", urlset([url_entry(u) for u in sorted(page_urls(site, names))]),
@@ -197,7 +197,7 @@ def test_malformed_sitemap_is_a_clear_error_and_loses_nothing(site: NewsServer, 
         assert r.store.count_articles() == 3
 
 
-def test_xxe_and_entity_tricks_leak_nothing(site: NewsServer, tmp_path: Path,
+def test_xxe_and_entity_tricks_leak_nothing(site: TestServer, tmp_path: Path,
                                             store_for) -> None:
     secret_file = tmp_path / "secret.txt"  # a local file the entity points at
     secret = "local-file-secret-5be1e0"
@@ -231,7 +231,7 @@ def test_xxe_and_entity_tricks_leak_nothing(site: NewsServer, tmp_path: Path,
     assert art.title == EXPECTED[name]["title"] and art.tags == ()
 
 
-def test_article_with_malformed_jsonld_is_still_stored(site: NewsServer, tmp_path: Path,
+def test_article_with_malformed_jsonld_is_still_stored(site: TestServer, tmp_path: Path,
                                                        store_for) -> None:
     site.add("/news/broken-json-ld-story", f"""<!DOCTYPE html><html lang="en"><head>
 <title>Broken JSON-LD story | Sample</title>
@@ -257,7 +257,7 @@ def test_article_with_malformed_jsonld_is_still_stored(site: NewsServer, tmp_pat
 
 # -- identity: the page's canonical URL decides ------------------------------------------
 def test_sitemap_urls_do_not_override_the_pages_canonical_identity(
-        site: NewsServer, tmp_path: Path, store_for) -> None:  # noqa: ANN001
+        site: TestServer, tmp_path: Path, store_for) -> None:  # noqa: ANN001
     when = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
     for i in range(3):  # the server answers /a/story-i whatever the query
         site.add(f"/a/story-{i}", _tiny_page(site.base, i, when + timedelta(hours=i)))
