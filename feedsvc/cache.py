@@ -32,11 +32,12 @@ from feedsvc.types import Rendering
 log = logging.getLogger("feedsvc.cache")
 CACHE_ENABLED = os.environ.get("FEEDSVC_RENDER_CACHE", "1") != "0"  # off: benchmarks only
 MEMORY_BYTES = 64 * 1024 * 1024  # renderings kept in memory per process (plain + gzip)
-# Compressed once per change, gzip is on the cold path of every busy feed. Level 6 costs
-# ~1/3 of level 9 for ~1% more bytes; above GZIP_BIG (a day feed of hundreds of full
-# articles: 2.5 MB took 264 ms at level 6 on the bench machine) level 1, 45 ms for ~25%
-# more bytes.
-GZIP_LEVEL, GZIP_BIG, GZIP_BIG_LEVEL = 6, 1024 * 1024, 1
+# Compressed once per change, gzip is on the cold path of every busy feed: at a busy
+# site most requests of topic, source and today's feeds are the first after a change.
+# Level 6 up to GZIP_BIG bytes; above, level 2: on the bench machine a 174 KB topic feed
+# took 18.8 ms at level 6 and 2.8 ms at level 2 (18% more bytes), a 6 MB one 216 ms and
+# 38 ms; half of a cold topic feed's time was level 6.
+GZIP_LEVEL, GZIP_BIG, GZIP_BIG_LEVEL = 6, 32 * 1024, 2
 
 
 class RenderCache:

@@ -17,6 +17,7 @@ from conftest import SAMPLE, settle, write_config
 
 from feedsvc import clock, feednames
 from feedsvc import config as config_mod
+from feedsvc.dates import local_day
 from feedsvc.service import Service
 from feedsvc.store import MIGRATIONS, Store
 from feedsvc.store.tables import article_sources, article_topics, articles, kv
@@ -287,6 +288,38 @@ def test_digest_lists_finished_days_newest_first_from_headlines(client, service)
     page = client.get("/").get_data(as_text=True)
     for d, n in service.store.recent_days(30):
         assert f'id="day-{d}"' in page and f"{n} articles" in page
+
+
+def test_digest_holds_the_last_14_days_and_shows_an_edit_of_a_finished_day(
+        client, service) -> None:  # noqa: ANN001
+    import json
+
+    from feedsvc.feeds import DIGEST_DAYS
+
+    now = clock.now()
+    for i in range(20):  # one article a day for 20 finished days
+        service.store.save("sample", _art(900 + i, now - timedelta(days=i + 5)), ())
+    finished = sorted((d for d in service.store.day_counts() if d < service.cache.today()),
+                      reverse=True)
+    assert len(finished) > DIGEST_DAYS == 14
+    feed = json.loads(client.get("/feeds/digest.json").data)
+    assert [i["url"].rsplit("/", 1)[1] for i in feed["items"]] == [
+        f"{d}.json" for d in finished[:DIGEST_DAYS]]
+    more = json.loads(client.get("/feeds/digest.json?limit=30").data)
+    assert len(more["items"]) == min(30, len(finished))
+    # An edit of an article of a finished day is in that day's entry at once (the
+    # digest's entries are kept per day while the day's feed is unchanged).
+    day = local_day(now - timedelta(days=6), service.config.service.tz)
+    item = next(i for i in json.loads(client.get("/feeds/digest.json").data)["items"]
+                if i["url"].endswith(f"/{day}.json"))
+    assert "Story 901" in item["content_html"]
+    service.store.save("sample", _art(901, now - timedelta(days=6), title="Story renamed"),
+                       ())
+    fresh = create_app(service).test_client()  # past the fast path's one-second memory
+    item = next(i for i in json.loads(fresh.get("/feeds/digest.json").data)["items"]
+                if i["url"].endswith(f"/{day}.json"))
+    assert "Story renamed" in item["content_html"]
+    assert "Story 901" not in item["content_html"]
 
 
 # -- migration 0003 → 0004 -------------------------------------------------------------
