@@ -245,3 +245,29 @@ def test_the_archive_is_never_touched(site: TestServer, tmp_path: Path, cfg: Pat
     rc, out, _ = run(capsys, "--config", str(cfg), "try", "--source", "news")
     assert rc == 0 and f"links      {len(EXPECTED)} article links found" in out
     assert db.read_bytes() == before
+
+
+def test_short_body_warning(site: TestServer, cfg: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    filler = "<p>" + " ".join(f"word{i}" for i in range(300)) + "</p>"
+    url = site.page("/2024/05/01/long", f"<html><head><title>A long page about budgets"
+                    f"</title></head><body><h1>A long page about budgets</h1>"
+                    f"<p class='lead'>Only this short lead paragraph.</p>{filler}</body></html>")
+    rc, out, _ = run(capsys, "--config", str(cfg), "try", "--select", "content=p.lead", url)
+    assert rc == 0
+    assert "warning    the body (5 words) is much shorter than the page's visible text" in out
+
+
+def test_explain_agrees_with_classify() -> None:
+    from feedsvc.config import TopicConfig
+    from feedsvc.topics import Classifier
+    from feedsvc.types import ArticleData
+
+    c = Classifier((TopicConfig(slug="grid", any=["blackout*"], all=["Kyiv"]),
+                    TopicConfig(slug="war", any=["missile*"], none=["video game"]),
+                    TopicConfig(slug="culture", categories=["Culture"])))
+    art = ArticleData(url="http://x/a", title="Blackouts in Kyiv after missile strikes",
+                      categories=("culture",))
+    assert c.explain(art, ()) == (("culture", "category: culture"),
+                                  ("grid", "blackout* + Kyiv"), ("war", "missile*"))
+    assert c.classify(art, ()) == ("culture", "grid", "war")
