@@ -271,3 +271,26 @@ def test_explain_agrees_with_classify() -> None:
     assert c.explain(art, ()) == (("culture", "category: culture"),
                                   ("grid", "blackout* + Kyiv"), ("war", "missile*"))
     assert c.classify(art, ()) == ("culture", "grid", "war")
+
+
+def test_source_sitemap(site: TestServer, tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    names = serve_sample_site(site)
+    locs = "".join(f"<url><loc>{site.base}/news/{n.split('-', 1)[1][:-5]}</loc></url>"
+                   for n in names[:4])
+    site.add("/sitemap.xml", '<?xml version="1.0"?><urlset xmlns='
+             f'"http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>',
+             ctype="application/xml")
+    cfg = write_config(tmp_path, sources=f"""
+        [[source]]
+        id = "map"
+        kind = "sitemap"
+        url = "{site.url('/sitemap.xml')}"
+        """)
+    rc, out, err = run(capsys, "--config", str(cfg), "try", "--source", "map", "--json",
+                       "--limit", "1")
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc["way"] == f"sitemap {site.url('/sitemap.xml')}"
+    assert doc["links"] == 4 and len(doc["pages"]) == 1
+    assert doc["pages"][0]["title"] in {EXPECTED[n]["title"] for n in names[:4]}
