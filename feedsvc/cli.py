@@ -1,7 +1,7 @@
-"""The ``feedsvc`` command: run, web, scheduler, refresh, export, check-config, db upgrade.
+"""The ``feedsvc`` command: run, web, scheduler, refresh, export, try, check-config, db upgrade.
 
 Exit codes: 0 ok; 1 a refresh had failing sources; 2 the config is invalid (its
-``file: key.path: message`` lines on stderr).
+``file: key.path: message`` lines on stderr), or ``try`` was given bad input (one line).
 """
 
 from __future__ import annotations
@@ -107,6 +107,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     exp.add_argument("--base-url", help="absolute URL the feeds are published under "
                                         "(default: service.base_url)")
     sub.add_parser("check-config", help="validate the config")
+    tr = sub.add_parser("try", help="show what feedsvc would store from one page or "
+                                    "one source; stores nothing (exit 2 on bad input)")
+    tr.add_argument("page", nargs="?", metavar="URL", help="an article page")
+    tr.add_argument("--source", metavar="ID", help="a configured source: read it (or, "
+                    "with URL, try the page with its selectors, time zone and topics)")
+    tr.add_argument("--url", dest="source_url", help="a source not in the config: its URL")
+    tr.add_argument("--kind", help="…and its kind (site, feed, html, sitemap)")
+    tr.add_argument("--links", metavar="CSS", help="…and for kind html, its links selector")
+    tr.add_argument("--select", action="append", default=[], metavar="KEY=CSS",
+                    help="override a selector (title, published, updated, author, "
+                         "summary, content, image); repeatable")
+    tr.add_argument("--timezone", metavar="AREA/CITY",
+                    help="for dates without an offset (default: the source's, else "
+                         "service.timezone)")
+    tr.add_argument("--limit", type=int, default=3, metavar="N",
+                    help="with a source: article pages shown (default 3)")
+    tr.add_argument("--json", action="store_true", help="one JSON document")
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
     args = p.parse_args(argv)
@@ -121,6 +138,81 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _try_config(args: argparse.Namespace) -> config_mod.Config:
+    """The config (never its database); feedsvc's defaults when there is no file at all
+    and none was named."""
+    named = args.config or os.environ.get("FEEDSVC_CONFIG")
+    if not named and not Path(config_mod.DEFAULT_CONFIG).exists():
+        return config_mod.parse(b"", Path("(defaults)"))
+    return config_mod.load(args.config)
+
+
+def _try(args: argparse.Namespace) -> int:
+    """``feedsvc try``: every problem is one line on stderr and exit 2."""
+    from feedsvc import trial
+
+    if "FEEDSVC_LOG_LEVEL" not in os.environ:
+        logging.getLogger().setLevel(logging.WARNING)  # no fetch lines around the answer
+    try:
+        return _try_run(args, trial)
+    except ConfigError as e:
+        print(f"feedsvc try: {'; '.join(e.lines().splitlines())}", file=sys.stderr)
+    except FeedsvcError as e:
+        print(f"feedsvc try: {e}", file=sys.stderr)
+    return 2
+
+
+def _try_run(args: argparse.Namespace, trial) -> int:  # noqa: ANN001
+    ways = sum(1 for x in (args.page, args.source_url) if x)
+    if ways > 1 or not (ways or args.source):
+        raise FeedsvcError("give a page URL, --source ID, or --url URL --kind KIND")
+    if args.source_url and args.source:
+        raise FeedsvcError("--url describes a source not in the config: not with --source")
+    if (args.kind or args.links) and not args.source_url:
+        raise FeedsvcError("--kind and --links go with --url")
+    if args.source_url and not args.kind:
+        raise FeedsvcError("--url needs --kind (site, feed, html or sitemap)")
+    if args.limit < 1:
+        raise FeedsvcError("--limit must be at least 1")
+    cfg = _try_config(args)
+    raw: dict[str, object]
+    if args.source:
+        src = cfg.source(args.source)
+        if src is None:
+            known = ", ".join(s.id for s in cfg.sources) or "none"
+            raise FeedsvcError(f"unknown source {args.source!r} in {cfg.path} "
+                               f"(sources: {known})")
+        raw = src.model_dump(exclude_defaults=True)
+        raw["select"] = src.select.model_dump(exclude_none=True)
+    elif args.source_url:
+        raw = {"id": "try", "kind": args.kind, "url": args.source_url,
+               "timezone": cfg.service.timezone}
+        if args.links:
+            raw["links"] = args.links
+    else:
+        raw = {"id": "try", "kind": "site", "url": "http://page.invalid/",
+               "timezone": cfg.service.timezone}
+    select = dict(raw.get("select") or {})  # type: ignore[call-overload]
+    for item in args.select:
+        key, sep, css = item.partition("=")
+        if not sep or not key.strip() or not css.strip():
+            raise FeedsvcError(f"--select {item!r}: use KEY=CSS, e.g. title=h1.headline")
+        select[key.strip()] = css.strip()
+    raw["select"] = select
+    if args.timezone:
+        raw["timezone"] = args.timezone
+    src = config_mod.source_config(raw, "options")
+    if args.page:
+        page = trial.try_page(args.page, cfg, src)
+        print(json.dumps(trial.page_json(page), ensure_ascii=False, indent=2)
+              if args.json else trial.page_text(page))
+    else:
+        found = trial.try_source(src, cfg, limit=args.limit)
+        print(json.dumps(trial.source_json(found), ensure_ascii=False, indent=2)
+              if args.json else trial.source_text(found))
+    return 0
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -273,5 +365,5 @@ def _web(args: argparse.Namespace) -> int:
 
 _COMMANDS = {
     "run": _run, "web": _web, "scheduler": _scheduler, "refresh": _refresh,
-    "check-config": _check_config, "db": _db, "export": _export,
+    "check-config": _check_config, "db": _db, "export": _export, "try": _try,
 }

@@ -394,6 +394,17 @@ def parse(data: bytes, path: Path) -> Config:
     )
 
 
+def source_config(raw: dict[str, Any], where: str) -> SourceConfig:
+    """One ``[[source]]`` table (e.g. built from command-line options), validated as
+    :func:`parse` validates the file's: ConfigError with the same ``key.path: message``
+    lines, ``where`` standing for the file."""
+    try:
+        settings = Settings.model_validate({"source": [raw]})
+    except ValidationError as e:
+        raise ConfigError(where, _problems(e, {"source": [raw]})) from e
+    return settings.source[0]
+
+
 def load(path: str | Path | None = None) -> Config:
     """Read and validate the config file (see :func:`config_path`)."""
     p = config_path(str(path) if path else None)

@@ -339,6 +339,14 @@ def _is_site_name(part: str, sites: set[str]) -> bool:
                for s in sites)
 
 
+def is_site_name(text: str, page_html: str, page_url: str) -> bool:
+    """Whether ``text`` (e.g. an extracted title) is only the site's name, as
+    :func:`page_title` judges it (``og:site_name``, the JSON-LD publisher, the host)."""
+    doc = parse_html(xml_safe(page_html), page_url)
+    sites = _site_names(doc, _jsonld_article(doc), _meta(doc), page_url)
+    return bool(text) and _is_site_name(text, sites)
+
+
 def _strip_site(title: str, sites: set[str]) -> str:
     """"Headline | TheHill" → "Headline" when a part is the site's name."""
     parts = _TITLE_SEPARATORS.split(title)

@@ -11,6 +11,7 @@ patterns without backtracking traps (linear time on any text).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from feedsvc.config import TopicConfig
@@ -59,6 +60,7 @@ _EXOTIC_CASE = re.compile(
 class _Term:
     pattern: re.Pattern[str]
     literal: str | None  # lower-cased text every match contains, for a quick `in` test
+    text: str = ""  # the term as the config writes it
 
     def search(self, text: str, lowered: str | None) -> bool:
         if self.literal is not None and lowered is not None and self.literal not in lowered:
@@ -73,8 +75,8 @@ def _term(term: str) -> _Term:
         else None
     literal = m.group(1) if m else first
     if not literal or _EXOTIC_CASE.search(literal):
-        return _Term(compile_term(term), None)
-    return _Term(compile_term(term), literal.lower())
+        return _Term(compile_term(term), None, term)
+    return _Term(compile_term(term), literal.lower(), term)
 
 
 @dataclass(frozen=True)
@@ -112,26 +114,37 @@ class Classifier:
 
     def classify(self, article: ArticleData, source_ids: tuple[str, ...]) -> tuple[str, ...]:
         """Sorted slugs of the topics ``article`` (found via ``source_ids``) belongs to."""
+        return tuple(sorted(slug for slug, _ in self._matches(article, source_ids)))
+
+    def explain(self, article: ArticleData,
+                source_ids: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """(topic slug, the rule that matched) for each topic ``article`` joins, sorted by
+        slug: ``category: Energy``, an ``any`` term (``weapon*``), or ``all`` terms."""
+        return tuple(sorted(self._matches(article, source_ids)))
+
+    def _matches(self, article: ArticleData,
+                 source_ids: tuple[str, ...]) -> Iterator[tuple[str, str]]:
         text: str | None = None
         low: str | None = None
         cats = {c.casefold() for c in article.categories}
-        out = []
         for r in self.rules:
             if r.sources and not r.sources.intersection(source_ids):
                 continue
             if r.categories & cats:
-                out.append(r.slug)
+                own = next(c for c in article.categories if c.casefold() in r.categories)
+                yield r.slug, f"category: {own}"
                 continue
             if not (r.any or r.all):
                 continue
             if text is None:
                 text = match_text(article)
                 low = None if _EXOTIC_CASE.search(text) else text.lower()
-            if r.any and not any(t.search(text, low) for t in r.any):
+            hit = next((t for t in r.any if t.search(text, low)), None)
+            if r.any and hit is None:
                 continue
             if not all(t.search(text, low) for t in r.all):
                 continue
             if any(t.search(text, low) for t in r.none):
                 continue
-            out.append(r.slug)
-        return tuple(sorted(out))
+            terms = ([hit.text] if hit is not None else []) + [t.text for t in r.all]
+            yield r.slug, " + ".join(terms)

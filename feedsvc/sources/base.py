@@ -60,6 +60,7 @@ class Found:
     checks: tuple[PageCheck, ...] = ()  # article pages fetched or re-checked
     failures: tuple[str, ...] = ()  # "URL: message": articles that failed on their own
     listing: Listing | None = None  # set on the source's last piece
+    via: str = ""  # a site source's chosen way: "feed URL", "sitemaps URL…", "page links"
 
 
 def get_document(url: str, state: SourceState, ctx: Context,

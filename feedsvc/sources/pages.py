@@ -54,7 +54,10 @@ class _Pending:
         return self.job is None or self.job.done()
 
 
-def _get(src: SourceConfig, want: Validators, ctx: Context) -> Response:
+def get_page(want: Validators, ctx: Context) -> Response:
+    """GET one article page as every refresh does: HTML accepted, robots.txt and the
+    fetcher's limits; conditionally when ``want`` has validators. A non-HTML answer is a
+    ParseError."""
     resp = ctx.fetcher.get(want.url, etag=want.etag, last_modified=want.last_modified,
                            accept=HTML_ACCEPT)
     conditional = want.etag is not None or want.last_modified is not None
@@ -77,7 +80,7 @@ def fetch(src: SourceConfig, wanted: Sequence[Validators], ctx: Context) -> Iter
         item = _Pending(want)
         pending.append(item)
         try:
-            resp = _get(src, want, ctx)
+            resp = get_page(want, ctx)
         except FeedsvcError as e:
             item.done = Page(want.url, error=e)
             if isinstance(e, RetryLater):

@@ -77,7 +77,7 @@ def read(src: SourceConfig, state: SourceState, ctx: Context) -> Iterator[Found]
         except FeedsvcError as e:
             notes.append(f"the site's feed {feed_url} was not used: {e}")
         else:
-            yield Found(failures=tuple(notes))
+            yield Found(failures=tuple(notes), via=f"feed {feed_url}")
             yield first
             yield from pieces
             if src.fulltext:
@@ -96,6 +96,7 @@ def read(src: SourceConfig, state: SourceState, ctx: Context) -> Iterator[Found]
         else:
             entries = [e for e in walk.entries if looks_like_article(e.url, resp.url)]
             if entries or walk.not_modified:
+                yield Found(via="robots.txt sitemaps " + " ".join(maps))
                 yield from sitemap.pages_of(src, walk, entries, ctx, notes)
                 yield from pages.recheck(src, ctx)
                 return
@@ -108,7 +109,7 @@ def read(src: SourceConfig, state: SourceState, ctx: Context) -> Iterator[Found]
         detail = f" ({'; '.join(notes)})" if notes else ""
         raise ParseError(resp.url, "no feed link, no robots.txt sitemap with article URLs "
                                    f"and no article links on the page{detail}"[:1000])
-    yield Found(failures=tuple(notes))
+    yield Found(failures=tuple(notes), via=f"article links on {resp.url}")
     left = yield from fetch_new(src, links, ctx, limit=MAX_NEW)
     yield Found(listing=Listing(None if left else Validators(
         src.url, resp.headers.get("etag"), resp.headers.get("last-modified"))))
