@@ -253,3 +253,16 @@ def test_the_index_is_rendered_once_and_answers_conditional_gets(
     fresh = client.get("/", headers={"If-None-Match": etag})
     assert fresh.status_code == 200 and fresh.headers["ETag"] != etag
     assert "A new title" in fresh.data.decode()
+
+
+def test_the_index_reads_no_whole_archive(client: FlaskClient, monkeypatch) -> None:  # noqa: ANN001
+    """Only index lookups and counters: the calls that read every day or article fail."""
+    from feedsvc.store import Store
+
+    def whole(*_a: object, **_k: object) -> None:
+        raise AssertionError("a whole-archive read on the index's request path")
+
+    for name in ("days", "day_counts", "day", "headlines"):
+        monkeypatch.setattr(Store, name, whole)
+    for path in ("/", "/?month=2026-10", "/?month=2026-11"):
+        assert client.get(path).status_code == 200
