@@ -19,6 +19,8 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from feedsvc import clock, feednames
 from feedsvc.config import Config
@@ -126,15 +128,33 @@ class RenderCache:
                 _, dropped = self._memory.popitem(last=False)
                 self._memory_bytes -= len(dropped.body) + len(dropped.body_gz)
 
+    def page(self, key: str, deps: Sequence[str], shows: Sequence[str],
+             make: Callable[[], bytes]) -> Rendering:
+        """A page that is not a feed (the index, ``key`` its URL with the parameters it
+        depends on): rendered by ``make`` only when the versions of the feed keys
+        ``deps`` or what else it ``shows`` (config parts, source notes) changed. Kept in
+        this process's memory only; its Last-Modified is when this process rendered
+        these bytes' state, so a changed page never looks older than one answered."""
+        versions = self.store.versions(deps)
+        stamp_src = "\0".join([key, *shows, *(f"{k}={v}" for k, v in sorted(versions.items()))])
+        stamp = hashlib.sha256(stamp_src.encode()).hexdigest()[:40]
+        if CACHE_ENABLED:
+            with self._lock:
+                item = self._memory.get(key)
+                if item is not None and item.stamp == stamp:
+                    self._memory.move_to_end(key)
+                    self.hits += 1
+                    return item
+        item = _rendering(key, stamp, make(), clock.now())
+        self.renders += 1
+        if CACHE_ENABLED:
+            self._remember(item)
+        return item
+
     def _render(self, req: FeedRequest, key: str, stamp: str, base: str,
                 today: str) -> Rendering:
         doc = self.documents.document(req, base, today)
-        body = RENDERERS[req.fmt](doc)
-        digest = hashlib.sha256(body).hexdigest()[:32]
-        level = GZIP_LEVEL if len(body) <= GZIP_BIG else GZIP_BIG_LEVEL
-        item = Rendering(key=key, stamp=stamp, etag=f'"{digest}"',
-                         last_modified=doc.updated.replace(microsecond=0),
-                         body=body, body_gz=gzip.compress(body, compresslevel=level, mtime=0))
+        item = _rendering(key, stamp, RENDERERS[req.fmt](doc), doc.updated)
         self.renders += 1
         if self._shared(req) and CACHE_ENABLED:
             try:
@@ -144,3 +164,12 @@ class RenderCache:
         if CACHE_ENABLED:
             self._remember(item)
         return item
+
+
+def _rendering(key: str, stamp: str, body: bytes, last_modified: datetime) -> Rendering:
+    """``body`` as a rendering: its strong ETag and its gzip variant, compressed once."""
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    level = GZIP_LEVEL if len(body) <= GZIP_BIG else GZIP_BIG_LEVEL
+    return Rendering(key=key, stamp=stamp, etag=f'"{digest}"',
+                     last_modified=last_modified.replace(microsecond=0),
+                     body=body, body_gz=gzip.compress(body, compresslevel=level, mtime=0))

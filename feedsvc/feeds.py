@@ -29,6 +29,7 @@ from feedsvc.types import Article
 
 _CURSOR = re.compile(r"^(\d{1,12})\.(\d{1,12})$")
 _LIMIT = re.compile(r"^[0-9]{1,3}$")  # ASCII digits only: "²".isdigit() is True
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 MAX_LIMIT = 500
 FINISHED_MAX_AGE = 86400  # seconds a client may cache a finished day
 NEVER_REFRESHED_MAX_AGE = 0  # a feed whose sources were never refreshed: revalidate
@@ -100,6 +101,19 @@ def parse_request(path: str, args: Mapping[str, str], config: Config) -> FeedReq
         except (OverflowError, OSError, ValueError) as e:
             raise BadRequest("before is out of range") from e
     return FeedRequest(name=name, fmt=fmt, limit=limit, q=q, before=before)
+
+
+def parse_month(raw: str | None) -> tuple[int, int] | None:
+    """The index's ``month`` parameter: ``YYYY-MM`` → (year, month); None when absent;
+    BadRequest for anything else (an impossible month, a year no archive can hold)."""
+    if raw is None:
+        return None
+    m = _MONTH.fullmatch(raw)
+    if (not m or not 1 <= int(m.group(2)) <= 12
+            or not feednames.FIRST_YEAR <= int(m.group(1)) <= feednames.LAST_YEAR):
+        raise BadRequest(f"month must be YYYY-MM with a year from {feednames.FIRST_YEAR} "
+                         f"to {feednames.LAST_YEAR}")
+    return int(m.group(1)), int(m.group(2))
 
 
 class Documents:

@@ -790,6 +790,21 @@ class Store:
             return [(d, n) for d, n in c.execute(
                 query.order_by(day_counts.c.day.desc()).limit(limit))]
 
+    def newest_day(self) -> str | None:
+        """The archive's newest day with articles (an index lookup), None when empty."""
+        with self._read() as c:
+            return c.execute(sa.select(sa.func.max(day_counts.c.day))).scalar()
+
+    def month_counts(self, year: int, month: int) -> dict[str, int]:
+        """The days of one month (service time zone) that have articles, and their
+        counts: one range of the day counters' primary key, at most 31 rows."""
+        prefix = f"{year:04d}-{month:02d}-"
+        query = (sa.select(day_counts.c.day, day_counts.c.n)
+                 .where(day_counts.c.day >= prefix + "01", day_counts.c.day <= prefix + "31")
+                 .order_by(day_counts.c.day))
+        with self._read() as c:
+            return {d: int(n) for d, n in c.execute(query)}
+
     def day_counts(self) -> dict[str, int]:
         """Every day with articles and its count (from the counters)."""
         with self._read() as c:

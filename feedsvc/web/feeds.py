@@ -8,15 +8,20 @@ fast path for the next second.
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import replace
+from datetime import date
 from email.utils import format_datetime
 from html import escape
+from itertools import groupby
 
 from flask import Blueprint, Response, current_app, render_template, request
 
 from feedsvc import feednames, metrics
+from feedsvc.dates import local_day
 from feedsvc.errors import BadRequest, NotFound
-from feedsvc.feeds import FeedRequest, parse_request
+from feedsvc.feeds import FeedRequest, parse_month, parse_request
+from feedsvc.render_html import Headline
 from feedsvc.service import Service
 from feedsvc.web.http import CONTENT_TYPES, Answer, text
 
@@ -31,15 +36,78 @@ def base_url() -> str:
     return service().cache.base(request.host_url)
 
 
+LATEST = 20  # headlines on the index
+RECENT_DAYS = 30  # days listed with their feeds on the index
+
+
 @bp.get("/")
 def index() -> Response:
+    """The index: the latest headlines by day, a month calendar of the archive
+    (``?month=YYYY-MM``), topics, sources and recent days with their feeds.
+
+    Answered from index lookups and the day counters only, rendered once per archive
+    state (the versions of the ``all`` feed, which every article change bumps), config
+    and source notes, and served with ETag/304 and gzip like the feeds."""
     svc = service()
-    recent = svc.store.recent_days(30)
-    days, counts = [d for d, _ in recent], dict(recent)
-    html = render_template("index.html", cfg=svc.config, base=base_url(), days=days,
-                           counts=counts, formats=feednames.FORMATS,
-                           notes=svc.source_notes())
-    return Response(html, content_type=CONTENT_TYPES["html"])
+    label = "index"
+    try:
+        month = parse_month(request.args.get("month"))
+    except BadRequest as e:
+        return _error(e, label)
+    base = base_url()
+    notes = svc.source_notes()
+    today = svc.cache.today()
+    key = f"index:{base}/" + (f"?month={month[0]:04d}-{month[1]:02d}" if month else "")
+    shows = [svc.config.loaded_at.isoformat(), today[:7],
+             *(f"{k}={v}" for k, v in sorted(notes.items()))]
+    rendering = svc.cache.page(key, feednames.ALL.deps(), shows,
+                               lambda: _index_page(svc, base, month, notes, today))
+    max_age = svc.cache.documents.max_age(feednames.ALL, today)
+    answer = Answer(rendering, CONTENT_TYPES["html"], max_age, label=label)
+    resp = answer.response(request.headers.get("Accept-Encoding", ""),
+                           request.headers.get("If-None-Match"),
+                           request.headers.get("If-Modified-Since"))
+    metrics.FEED_REQUESTS.labels(label, str(resp.status_code)).inc()
+    return resp
+
+
+def _index_page(svc: Service, base: str, month: tuple[int, int] | None,
+                notes: dict[str, str], today: str) -> bytes:
+    cfg = svc.config
+    store = svc.store
+    tz = cfg.service.tz
+    titles = {s.id: s.display_title for s in cfg.sources}
+    topic_titles = {t.slug: t.display_title for t in cfg.topics}
+    latest = store.latest(LATEST)
+    groups = [
+        (day, [Headline(time=a.published.astimezone(tz).strftime("%H:%M"),
+                        iso=a.published.astimezone(tz).isoformat(), title=a.title or a.url,
+                        url=a.url, source=titles.get(a.source_id, a.source_id),
+                        topics=tuple((t, topic_titles.get(t, t)) for t in a.topics),
+                        summary="")
+               for a in arts])
+        for day, arts in groupby(latest, key=lambda a: local_day(a.published, tz))
+    ]
+    recent = store.recent_days(RECENT_DAYS)
+    if month is None:
+        newest = recent[0][0] if recent else today
+        month = int(newest[:4]), int(newest[5:7])
+    year, mon = month
+    counts = store.month_counts(year, mon)
+    weeks = [[(d.isoformat(), d.day, counts.get(d.isoformat(), 0)) if d.month == mon else None
+              for d in week]
+             for week in calendar.Calendar().monthdatescalendar(year, mon)]
+    before = store.day_before(f"{year:04d}-{mon:02d}-01")
+    after = store.day_after(f"{year:04d}-{mon:02d}-31")
+    html = render_template(
+        "index.html", cfg=cfg, base=base, formats=feednames.FORMATS, notes=notes,
+        days=[d for d, _ in recent], counts=dict(recent), groups=groups,
+        weekday=lambda d: calendar.day_name[date.fromisoformat(d).weekday()],
+        month_title=f"{calendar.month_name[mon]} {year}", weeks=weeks,
+        month_total=sum(counts.values()),
+        prev_month=before[:7] if before else None, next_month=after[:7] if after else None,
+        weekdays=[calendar.day_abbr[i] for i in range(7)])
+    return html.encode("utf-8")
 
 
 @bp.get("/feeds/<path:path>")
