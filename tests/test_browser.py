@@ -1,7 +1,7 @@
 """The web pages in a real browser: headless Chromium over real HTTP (issue 13.2).
 
 The app is served by a werkzeug server on a free port over the refreshed sample
-archive; Chromium renders ``/``, a day page and a topic page at a phone's width (390 px)
+archive; Chromium renders ``/``, a day page, a topic page and ``/status`` at a phone's width (390 px)
 and a desktop's (1280 px). What it rendered is read back from ``--dump-dom`` and from
 the screenshot (a PNG decoded here with zlib): the right width, not blank, and nothing
 sticking out on the right at 390 px (the page would scroll sideways). Skipped without
@@ -134,7 +134,8 @@ def sample_titles(day: str, topic: str | None = None) -> list[str]:
     ("/", f'id="latest-{DAY}"', sample_titles(DAY)),
     (f"/day/{DAY}", DAY, sample_titles(DAY)),
     (f"/topic/{TOPIC}", "Kharkiv", sample_titles(DAY, TOPIC)),
-], ids=["index", "day", "topic"])
+    ("/status", 'id="source-sample"', ["Sample News"]),  # issue 11.15
+], ids=["index", "day", "topic", "status"])
 def test_pages_render_readably_on_a_phone_and_a_desktop(
         live: str, chromium: str, tmp_path: Path, path: str, heading: str,
         titles: list[str]) -> None:
