@@ -395,7 +395,11 @@ def find_dates(doc: etree._Element, url: str, tz: ZoneInfo, *,
                 cands.append(shown)
                 break
         rivals = [c for c in (in_url, near) if c and abs(_days(c, own)) > 1]
-        if rivals and use_htmldate:
+        shown_instead = _shown_instead(own, own_upd, near, elements) \
+            if winner is own else None
+        if shown_instead:
+            winner, note = shown_instead
+        elif rivals and use_htmldate:
             arbiter = _htmldate(doc, url, tz)
             if arbiter:
                 cands.append(arbiter)
@@ -425,6 +429,34 @@ def find_dates(doc: etree._Element, url: str, tz: ZoneInfo, *,
         log.info("%s: dates disagree: %s", url, note)
     return DateFinding(published=winner, updated=updated, candidates=tuple(cands),
                        note=note)
+
+
+# Dublin Core's plain ``date`` is "a date in the lifecycle of the resource": CMSs fill it
+# with the record's creation or last change as readily as with the day it was issued
+_LIFECYCLE_DATES = ("dc.date", "dcterms.date")
+
+
+def _shown_instead(own: DateCandidate, own_upd: DateCandidate | None,
+                   near: DateCandidate | None,
+                   elements: list[tuple[int, DateCandidate]]) -> tuple[DateCandidate, str] | None:
+    """The date by the headline, and why, when it outranks the structured ``own``:
+
+    - ``own`` is only a Dublin Core lifecycle date and the page shows another day;
+    - the page shows its structured update day as its date (a republished article: its
+      readers, and its archive, file it under the day it shows), and no date element
+      anywhere shows ``own``'s day.
+    """
+    if near is None or near.updated or near.day == own.day:
+        return None
+    if own.kind == META and own.where in _LIFECYCLE_DATES and abs(_days(near, own)) > 1:
+        return near, (f"{own.kind} {own.where} ({own.day}) is a lifecycle date; "
+                      f"{near.kind} {near.where} by the headline shows {near.day}")
+    if own_upd is not None and own_upd.day == near.day and own_upd.moment > own.moment \
+            and not any(c.day == own.day for _, c in elements):
+        return near, (f"{near.kind} {near.where} by the headline shows the update day "
+                      f"{near.day} ({own_upd.kind} {own_upd.where}), not {own.kind} "
+                      f"{own.where} {own.day}")
+    return None
 
 
 _US_ENGLISH_NOT = ("en-gb", "en-au", "en-nz", "en-ie", "en-in", "en-za", "en-uk")

@@ -147,3 +147,29 @@ def test_date_line_right_above_the_headline() -> None:
     _, found = extract_page((PAGES / "date-line-by-headline.html").read_bytes(), URL,
                             tz=KYIV)
     assert found.published is not None and found.published.kind == "element"
+
+
+def test_dublin_core_lifecycle_date_loses_to_the_date_by_the_headline() -> None:
+    # dcterms.date is the CMS record's date (20 Dec); the article shows 25 Jan 2022
+    assert day("dublin-core-lifecycle-date.html") == "2022-01-25"
+    _, found = extract_page((PAGES / "dublin-core-lifecycle-date.html").read_bytes(), URL,
+                            tz=KYIV)
+    assert found.published is not None and found.published.kind == "element"
+    assert "lifecycle" in found.note
+
+
+def test_republished_article_filed_under_the_day_it_shows() -> None:
+    # JSON-LD: published 16 March, modified 20 March; the page shows only 20 March
+    assert day("republished-update-day.html") == "2021-03-20"
+    _, found = extract_page((PAGES / "republished-update-day.html").read_bytes(), URL,
+                            tz=KYIV)
+    assert found.published is not None and found.published.kind == "element"
+    assert found.updated is not None and found.updated.where == "dateModified"
+
+
+def test_structured_date_shown_by_an_element_keeps_winning() -> None:
+    # the byline shows datePublished's day: the update day does not take over
+    html = (PAGES / "republished-update-day.html").read_text("utf-8").replace(
+        "20. März 2021 - 15:00 Uhr", "16. März 2021 - 17:16 Uhr")
+    _, found = extract_page(html.encode("utf-8"), URL, tz=KYIV)
+    assert found.evidence == "json-ld datePublished"
