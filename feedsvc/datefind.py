@@ -18,6 +18,7 @@ import logging
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
+from itertools import islice
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
@@ -174,6 +175,22 @@ _UPDATED_WORDS = re.compile(
     r"updated|modified|aktualisiert|geändert|mis à jour|actualizado|aggiornato|"
     r"оновлено|обновлено|bijgewerkt|last edit", re.IGNORECASE)
 _UPDATED_CLASS = re.compile(r"updated|modified|dateModified", re.IGNORECASE)
+# a line of plain text that says it is the publication date ("Veröffentlicht am 16.08.2019")
+_PUBLISHED_LABEL = re.compile(
+    r"^\W{0,3}(?:published|posted|first published|publication date|date published|"
+    r"veröffentlicht|erschienen|erscheinungsdatum|publiziert|publié|publication|"
+    r"publicado|publicación|pubblicato|pubblicazione|gepubliceerd|geplaatst|"
+    r"opublikowano|publicerad|publiceret|publisert|julkaistu|опубликовано|"
+    r"опубліковано)\b(?:\s+(?:on|am|le|el|il|op|den|в))?\s*:?\s*"
+    r"(?:[^\W\d_]{2,10}\.?,?\s+){0,2}\d",
+    re.IGNORECASE)
+# a short line that opens with the date, by the headline ("02.02.2022 10:16 Uhr - …")
+_DATE_FIRST = re.compile(
+    r"^\W{0,2}(?:\d{1,2}\.\s?\d{1,2}\.\s?(?:19|20)\d\d|(?:19|20)\d\d-\d\d-\d\d|"
+    r"\d{1,2}/\d{1,2}/(?:19|20)\d\d|\d{1,2}\.?\s+[^\W\d_]{3,10}\.?\s+(?:19|20)\d\d|"
+    r"[^\W\d_]{3,10}\.?\s+\d{1,2},?\s+(?:19|20)\d\d)(?!\d)")
+_TEXT_TAGS = {"p", "div", "span", "small", "em", "strong", "b", "i", "dd", "h2", "h3",
+              "h4", "h5", "h6", "header", "address"}
 
 
 def _excluded(el: etree._Element) -> bool:
@@ -194,13 +211,38 @@ def _excluded(el: etree._Element) -> bool:
     return False
 
 
-def _elements(doc: etree._Element, tz: ZoneInfo,
-              dayfirst: bool) -> list[tuple[int, DateCandidate]]:
+def _text_line(el: etree._Element, pos: int, headline: int | None,
+               h1: etree._Element | None) -> tuple[str, str] | None:
+    """(text, where) when ``el`` is a short line of plain text that is a date: labelled
+    as the publication date anywhere, or opening with a full date just under the
+    headline. Its own text only: the line, not the block around it."""
+    own = " ".join([el.text or "", *(c.tail or "" for c in el)])
+    if len(own) > 300 or not re.search(r"\d", own):
+        return None  # the date is in a child (read there), or this is a paragraph
+    text = clean_text(el.text_content()) if len(el) else clean_text(own)
+    if len(text) > 100:
+        return None
+    if _PUBLISHED_LABEL.search(text):
+        return text, f"{el.tag} (labelled)"
+    if h1 is not None and headline is not None and _DATE_FIRST.search(text) and (
+            headline < pos <= headline + 10
+            or (headline - 6 <= pos <= headline + 40 and _inside(el, h1.getparent()))):
+        return text, f"{el.tag} (by the headline)"
+    return None
+
+
+def _inside(el: etree._Element, box: etree._Element | None) -> bool:
+    return box is not None and any(a is box for a in el.iterancestors())
+
+
+def _elements(doc: etree._Element, tz: ZoneInfo, dayfirst: bool,
+              headline: int | None = None) -> list[tuple[int, DateCandidate]]:
     """(document position, candidate) for every date element outside furniture."""
     out: list[tuple[int, DateCandidate]] = []
     body = doc.find("body")
     if body is None:
         return out
+    h1 = next(islice(body.iter(), headline, None), None) if headline is not None else None
     for pos, el in enumerate(body.iter()):
         tag = el.tag if isinstance(el.tag, str) else ""
         if not tag or tag in ("script", "style"):
@@ -217,6 +259,8 @@ def _elements(doc: etree._Element, tz: ZoneInfo,
             if not raw or len(raw) > 120 or not re.search(r"\d", raw):
                 continue
             where = f"{tag}.{cls.split()[0]}"
+        elif tag in _TEXT_TAGS and (line := _text_line(el, pos, headline, h1)):
+            raw, where = line
         else:
             continue
         if _excluded(el):
@@ -325,13 +369,13 @@ def find_dates(doc: etree._Element, url: str, tz: ZoneInfo, *,
                    dayfirst=dayfirst)
     structured = _structured(doc, ld, meta, tz, dayfirst)
     cands += structured
-    elements = _elements(doc, tz, dayfirst)
+    headline = _headline_position(doc)
+    elements = _elements(doc, tz, dayfirst, headline)
     cands += [c for _, c in elements]
     in_url = url_date(url, tz)
     if in_url:
         cands.append(in_url)
 
-    headline = _headline_position(doc)
     near = _nearest(elements, headline, updated=False)
     near_upd = _nearest(elements, headline, updated=True)
     own = next((c for c in structured if not c.updated), None)
@@ -351,7 +395,11 @@ def find_dates(doc: etree._Element, url: str, tz: ZoneInfo, *,
                 cands.append(shown)
                 break
         rivals = [c for c in (in_url, near) if c and abs(_days(c, own)) > 1]
-        if rivals and use_htmldate:
+        shown_instead = _shown_instead(own, own_upd, near, elements) \
+            if winner is own else None
+        if shown_instead:
+            winner, note = shown_instead
+        elif rivals and use_htmldate:
             arbiter = _htmldate(doc, url, tz)
             if arbiter:
                 cands.append(arbiter)
@@ -381,6 +429,34 @@ def find_dates(doc: etree._Element, url: str, tz: ZoneInfo, *,
         log.info("%s: dates disagree: %s", url, note)
     return DateFinding(published=winner, updated=updated, candidates=tuple(cands),
                        note=note)
+
+
+# Dublin Core's plain ``date`` is "a date in the lifecycle of the resource": CMSs fill it
+# with the record's creation or last change as readily as with the day it was issued
+_LIFECYCLE_DATES = ("dc.date", "dcterms.date")
+
+
+def _shown_instead(own: DateCandidate, own_upd: DateCandidate | None,
+                   near: DateCandidate | None,
+                   elements: list[tuple[int, DateCandidate]]) -> tuple[DateCandidate, str] | None:
+    """The date by the headline, and why, when it outranks the structured ``own``:
+
+    - ``own`` is only a Dublin Core lifecycle date and the page shows another day;
+    - the page shows its structured update day as its date (a republished article: its
+      readers, and its archive, file it under the day it shows), and no date element
+      anywhere shows ``own``'s day.
+    """
+    if near is None or near.updated or near.day == own.day:
+        return None
+    if own.kind == META and own.where in _LIFECYCLE_DATES and abs(_days(near, own)) > 1:
+        return near, (f"{own.kind} {own.where} ({own.day}) is a lifecycle date; "
+                      f"{near.kind} {near.where} by the headline shows {near.day}")
+    if own_upd is not None and own_upd.day == near.day and own_upd.moment > own.moment \
+            and not any(c.day == own.day for _, c in elements):
+        return near, (f"{near.kind} {near.where} by the headline shows the update day "
+                      f"{near.day} ({own_upd.kind} {own_upd.where}), not {own.kind} "
+                      f"{own.where} {own.day}")
+    return None
 
 
 _US_ENGLISH_NOT = ("en-gb", "en-au", "en-nz", "en-ie", "en-in", "en-za", "en-uk")

@@ -126,3 +126,50 @@ def test_future_date_element_is_not_the_article_date() -> None:
     html = (PAGES / "dotted-date.html").read_text("utf-8").replace("03.02.2022", future)
     art = extract(html.encode("utf-8"), URL, tz=KYIV)
     assert art.published is None or art.published < datetime.now(UTC) + timedelta(days=3)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("labelled-plain-date.html", "2019-08-16"),  # "Veröffentlicht am 16.08.2019"
+    ("labelled-plain-date-en.html", "2021-03-03"),  # "<b>Posted on</b> March 3, 2021"
+])
+def test_plain_text_line_labelled_as_the_publication_date(name: str, expected: str) -> None:
+    # no structured data, no date class: a line of text says when it was published
+    # (the other dates on the page are a meeting and a footer's "as of")
+    assert day(name) == expected
+    _, found = extract_page((PAGES / name).read_bytes(), URL, tz=KYIV)
+    assert found.published is not None and found.published.kind == "element"
+
+
+def test_date_line_right_above_the_headline() -> None:
+    # "02.02.2022 10:16 Uhr - 1. Bundesliga - Redaktion" as a plain <p> over the <h1>;
+    # the side column's news list has older dates
+    assert day("date-line-by-headline.html") == "2022-02-02"
+    _, found = extract_page((PAGES / "date-line-by-headline.html").read_bytes(), URL,
+                            tz=KYIV)
+    assert found.published is not None and found.published.kind == "element"
+
+
+def test_dublin_core_lifecycle_date_loses_to_the_date_by_the_headline() -> None:
+    # dcterms.date is the CMS record's date (20 Dec); the article shows 25 Jan 2022
+    assert day("dublin-core-lifecycle-date.html") == "2022-01-25"
+    _, found = extract_page((PAGES / "dublin-core-lifecycle-date.html").read_bytes(), URL,
+                            tz=KYIV)
+    assert found.published is not None and found.published.kind == "element"
+    assert "lifecycle" in found.note
+
+
+def test_republished_article_filed_under_the_day_it_shows() -> None:
+    # JSON-LD: published 16 March, modified 20 March; the page shows only 20 March
+    assert day("republished-update-day.html") == "2021-03-20"
+    _, found = extract_page((PAGES / "republished-update-day.html").read_bytes(), URL,
+                            tz=KYIV)
+    assert found.published is not None and found.published.kind == "element"
+    assert found.updated is not None and found.updated.where == "dateModified"
+
+
+def test_structured_date_shown_by_an_element_keeps_winning() -> None:
+    # the byline shows datePublished's day: the update day does not take over
+    html = (PAGES / "republished-update-day.html").read_text("utf-8").replace(
+        "20. März 2021 - 15:00 Uhr", "16. März 2021 - 17:16 Uhr")
+    _, found = extract_page(html.encode("utf-8"), URL, tz=KYIV)
+    assert found.evidence == "json-ld datePublished"
