@@ -1,8 +1,8 @@
 """The web pages in a real browser: headless Chromium over real HTTP (issue 13.2).
 
 The app is served by a werkzeug server on a free port over the refreshed sample
-archive; Chromium renders ``/``, a day page, a topic page and ``/status`` at a phone's width (390 px)
-and a desktop's (1280 px). What it rendered is read back from ``--dump-dom`` and from
+archive; Chromium renders ``/``, a day page, a topic page and ``/status`` at a phone's
+width (390 px) and a desktop's (1280 px). What it rendered is read back from ``--dump-dom`` and from
 the screenshot (a PNG decoded here with zlib): the right width, not blank, and nothing
 sticking out on the right at 390 px (the page would scroll sideways). Skipped without
 Chromium, but failed when ``CI`` is set.
