@@ -28,6 +28,14 @@ from feedsvc.web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "config" / "sample"
+SAMPLE_SOURCE = """
+    [[source]]
+    id = "sample"
+    title = "Sample News"
+    kind = "files"
+    url = "sample/"
+    timezone = "Europe/Kyiv"
+    """  # the bundled sample, copied to "sample/" beside the config
 DATA = Path(__file__).resolve().parent / "data"
 EXPECTED = json.loads((SAMPLE / "EXPECTED.json").read_text("utf-8"))
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # "today" is 2026-11-25 in Kyiv
@@ -163,14 +171,7 @@ def sample_config(tmp_path: Path, any_db_url: str) -> config_mod.Config:
     """The bundled sample source (a copy of config/sample) in a temporary folder,
     on every store backend available."""
     shutil.copytree(SAMPLE, tmp_path / "sample")
-    path = write_config(tmp_path, database=any_db_url, sources="""
-        [[source]]
-        id = "sample"
-        title = "Sample News"
-        kind = "files"
-        url = "sample/"
-        timezone = "Europe/Kyiv"
-        """)
+    path = write_config(tmp_path, SAMPLE_SOURCE, database=any_db_url)
     return config_mod.load(path)
 
 

@@ -21,7 +21,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from conftest import EXPECTED, SAMPLE, write_config
+from conftest import EXPECTED, SAMPLE, SAMPLE_SOURCE, write_config
 from werkzeug.serving import make_server
 
 from feedsvc import config as config_mod
@@ -49,14 +49,7 @@ def chromium() -> str:
 def live(tmp_path: Path, chromium: str) -> Iterator[str]:
     """The app over the refreshed sample archive (SQLite), on 127.0.0.1 over HTTP."""
     shutil.copytree(SAMPLE, tmp_path / "sample")
-    cfg = config_mod.load(write_config(tmp_path, """
-        [[source]]
-        id = "sample"
-        title = "Sample News"
-        kind = "files"
-        url = "sample/"
-        timezone = "Europe/Kyiv"
-        """))
+    cfg = config_mod.load(write_config(tmp_path, SAMPLE_SOURCE))
     svc = Service(cfg, writer=True)
     svc.upgrade()
     assert [r.outcome for r in svc.refresh()] == ["new"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import EXPECTED, NOW, SAMPLE, free_port, settle, write_config
+from conftest import EXPECTED, NOW, SAMPLE, SAMPLE_SOURCE, free_port, settle, write_config
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
@@ -32,14 +32,6 @@ from feedsvc.web import create_app
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "https://feeds.example.org"
 TODAY = "2026-11-25"  # conftest.NOW in Kyiv
-SAMPLE_SOURCE = """
-    [[source]]
-    id = "sample"
-    title = "Sample News"
-    kind = "files"
-    url = "sample/"
-    timezone = "Europe/Kyiv"
-    """
 NEW_PAGE = "31-grid-operator-second-look.html"  # a copy of 04, on 2026-11-18, "energy"
 
 
