@@ -367,7 +367,7 @@ def test_an_archive_made_at_0003_migrates_with_every_article_and_the_same_bytes(
             rows = [dict(r) for r in src.execute(sa.select(*cols)).mappings()]
             dst.execute(table.insert(), rows)
     old.upgrade()
-    assert old.schema_version() == "0004"
+    assert old.schema_version() == "0005"
     assert old.count_articles() == fresh.store.count_articles() == 30
     assert old.day_counts() == fresh.store.day_counts()
     assert old.count_articles("sample") == 30
