@@ -521,6 +521,22 @@ def test_read_also_block_and_photo_credit_dropped_after_extraction() -> None:
     assert "https://news.example.com/img/bridge.jpg" in art.content_html  # the image stays
 
 
+def test_related_teasers_dropped_article_text_after_them_kept() -> None:
+    # measured on bench/realworld: "Mehr zum Thema" as a linked paragraph followed by
+    # link-only teasers, a related heading as the first item of its own list, a
+    # heading followed by a teaser picture and a linked headline, a "back to top" line
+    content = text_of(page_file("related-teasers.html").content_html)
+    for p in BRIDGE:
+        assert p in content
+    assert "Traffic will be diverted through the eastern ring road" in content
+    assert "What comes next" in content  # a real heading after the block stays
+    assert "The council promised to publish a detailed timetable" in content
+    for leak in ("Mehr zum Thema", "Neue Fähre", "Fernwärme", "Related coverage",
+                 "Council elects a new mayor", "Weitere Artikel", "Hafenfest",
+                 "Zurück nach oben"):
+        assert leak not in content, leak
+
+
 def test_json_ld_headline_entities_decoded() -> None:
     assert page_file("title-entities.html").title == "Council’s ‘bridge plan’ approved"
 
