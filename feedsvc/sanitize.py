@@ -167,11 +167,78 @@ def drop_boilerplate(root: etree._Element) -> None:
             parent.drop_tree()
             continue
         nxt = block.getnext()
-        while nxt is not None and _teaser(nxt) and nxt.tag not in _HEADINGS:
+        while nxt is not None and _teaser(nxt) and (
+                nxt.tag not in _HEADINGS or _link_share(nxt) >= 0.9):
             following = nxt.getnext()
             nxt.drop_tree()
             nxt = following
         block.drop_tree()
+
+
+_WRAPPERS = ("div", "section", "article", "main")
+_PICTURES = ("img", "figure", "picture", "br", "hr")
+
+
+def _content_box(root: etree._Element) -> etree._Element:
+    """The element whose children are the article's blocks: ``root``, or the wrapper
+    it only holds."""
+    box = root
+    while True:
+        kids = [c for c in box if isinstance(c.tag, str)]
+        if len(kids) != 1 or kids[0].tag not in _WRAPPERS or (box.text or "").strip() \
+                or (kids[0].tail or "").strip():
+            return box
+        box = kids[0]
+
+
+def _points_elsewhere(el: etree._Element) -> bool:
+    """A link block: mostly link text, or a list whose every item is a link (a teaser
+    item may hold its headline beside an empty link around its picture)."""
+    if any(_words(a) for a in el.iter("a")) and _link_share(el) >= 0.6:
+        return True
+    items = [li for li in el if isinstance(li.tag, str)] if el.tag in ("ul", "ol") else []
+    return bool(items) and all(li.tag == "li" and next(li.iter("a"), None) is not None
+                               and len(_words(li)) <= 150 for li in items)
+
+
+def drop_teaser_tail(root: etree._Element) -> None:
+    """Remove what trails an article and only points at other pages, in place: the
+    run of link blocks (linked headlines, lists of links, link-only paragraphs), their
+    pictures and the short headings over them ("Neuheit", "Alle Nachrichten") after the
+    last paragraph of text. Measured on bench/realworld: sites that are not news sites'
+    templates end their article this way, and general extraction keeps it.
+
+    Pictures before the run's first block are the article's own and stay; a run
+    without a link block or heading (pictures ending an article) stays, and so does
+    everything when the run would leave less than a paragraph of article text."""
+    box = _content_box(root)
+    kids = [c for c in box if isinstance(c.tag, str)]
+    run: list[etree._Element] = []
+    linked = False
+    for el in reversed(kids):
+        if (el.tail or "").strip():  # loose text after it is article text
+            break
+        text = _words(el)
+        if el.tag in _PICTURES or not text:
+            run.append(el)
+        elif _points_elsewhere(el):
+            run.append(el)
+            linked = True
+        elif len(text) <= 80 and (el.tag in _HEADINGS if not linked
+                                  else el.tag in _HEADINGS or not text.endswith(".")):
+            run.append(el)  # the heading over the teasers, or one with nothing under it
+            linked = True
+        else:
+            break
+    while run and (run[-1].tag in _PICTURES or not _words(run[-1])):
+        run.pop()  # the article's own last picture, before the first teaser
+    if not linked:
+        return
+    kept = sum(len(_words(c)) for c in kids if not any(c is r for r in run))
+    if kept < 200:
+        return
+    for el in run:
+        el.drop_tree()
 
 
 def prepare(root: etree._Element, base_url: str) -> None:
@@ -227,6 +294,7 @@ def clean_html(html: str, base_url: str) -> str:
         return ""
     prepare(frag, base_url)
     drop_boilerplate(frag)
+    drop_teaser_tail(frag)
     raw = "".join(
         [frag.text or ""] + [lxml.html.tostring(c, encoding="unicode") for c in frag]
     )

@@ -531,10 +531,32 @@ def test_related_teasers_dropped_article_text_after_them_kept() -> None:
     assert "Traffic will be diverted through the eastern ring road" in content
     assert "What comes next" in content  # a real heading after the block stays
     assert "The council promised to publish a detailed timetable" in content
-    for leak in ("Mehr zum Thema", "Neue Fähre", "Fernwärme", "Related coverage",
+    for leak in ("Mehr zum Thema", "Brückenbau", "Neue Fähre", "Fernwärme", "Related coverage",
                  "Council elects a new mayor", "Weitere Artikel", "Hafenfest",
                  "Zurück nach oben"):
         assert leak not in content, leak
+
+
+def test_teasers_trailing_the_article_dropped() -> None:
+    # a heading over linked headlines, a job ad's link, their pictures: what follows
+    # the last paragraph of text and only points elsewhere (bench/realworld)
+    art = page_file("teaser-tail.html")
+    content = text_of(art.content_html)
+    for p in BRIDGE:
+        assert p in content
+    assert "the council said" in " ".join(content.replace(",", "").split())
+    for leak in ("Neuheit", "Fähre fährt", "Hafenfest", "DEN RICHTIGEN FINDEN", "H.E.L.P."):
+        assert leak not in content, leak
+    assert "https://news.example.com/img/bridge.jpg" in art.content_html
+    assert "/img/t1.jpg" not in art.content_html and "/img/ad.jpg" not in art.content_html
+
+
+def test_article_ending_in_pictures_or_text_with_a_link_keeps_its_end() -> None:
+    art = page_file("picture-tail.html")
+    content = text_of(art.content_html)
+    assert BRIDGE[2] in content
+    assert "interview with the city engineer" in content
+    assert "https://news.example.com/img/bridge.jpg" in art.content_html
 
 
 def test_json_ld_headline_entities_decoded() -> None:
