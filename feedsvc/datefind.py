@@ -397,6 +397,10 @@ def find_dates(doc: etree._Element, url: str, tz: ZoneInfo, *,
         rivals = [c for c in (in_url, near) if c and abs(_days(c, own)) > 1]
         shown_instead = _shown_instead(own, own_upd, near, elements) \
             if winner is own else None
+        if shown_instead is None and winner is own:
+            shown_instead = _labelled_instead(own, elements) or \
+                _declared_update(own, own_upd, structured) or (
+                _only_update_shown(own, near_upd, elements) if near is None else None)
         if shown_instead:
             winner, note = shown_instead
         elif rivals and use_htmldate:
@@ -404,7 +408,9 @@ def find_dates(doc: etree._Element, url: str, tz: ZoneInfo, *,
             if arbiter:
                 cands.append(arbiter)
             if arbiter and arbiter.day != own.day and any(
-                    r.day == arbiter.day for r in rivals):
+                    r.day == arbiter.day for r in rivals) \
+                    and not any(c.day == own.day and c.where != "time[datetime]"
+                                for _, c in elements):
                 winner = next(r for r in rivals if r.day == arbiter.day)
                 note = (f"{own.kind} {own.where} says {own.day}; {winner.kind} "
                         f"{winner.where} and htmldate say {winner.day}")
@@ -456,6 +462,53 @@ def _shown_instead(own: DateCandidate, own_upd: DateCandidate | None,
         return near, (f"{near.kind} {near.where} by the headline shows the update day "
                       f"{near.day} ({own_upd.kind} {own_upd.where}), not {own.kind} "
                       f"{own.where} {own.day}")
+    return None
+
+
+def _labelled_instead(own: DateCandidate, elements: list[tuple[int, DateCandidate]]
+                      ) -> tuple[DateCandidate, str] | None:
+    """A date the page labels for its readers as the publication date ("Erscheinungsdatum
+    25.01.2022"), days away from ``own``, and no visible date for ``own``'s day."""
+    labelled = [c for _, c in elements if not c.updated and _PUBLISHED_LABEL.search(c.raw)]
+    if not labelled or any(c.day == own.day and c.where != "time[datetime]"
+                           for _, c in elements):
+        return None
+    c = labelled[0]
+    if abs(_days(c, own)) <= 1 or any(o.day != c.day for o in labelled):
+        return None
+    return c, (f"{c.kind} {c.where} labels {c.day} as the publication date, not "
+               f"{own.kind} {own.where} {own.day}")
+
+
+def _only_update_shown(own: DateCandidate, near_upd: DateCandidate | None,
+                       elements: list[tuple[int, DateCandidate]]
+                       ) -> tuple[DateCandidate, str] | None:
+    """The page shows its readers only an "Updated …" date, later than the structured
+    ``own``, and ``own``'s day nowhere: readers, and the archive, file it under the day
+    it shows (measured on bench/realworld: republished guides and explainers)."""
+    if near_upd is None or near_upd.moment <= own.moment \
+            or any(c.day == own.day for _, c in elements):
+        return None
+    return near_upd, (f"the page shows only {near_upd.kind} {near_upd.where} "
+                      f"{near_upd.raw!r} ({near_upd.day}), not {own.kind} {own.where} "
+                      f"{own.day}")
+
+
+_DATE_FIELDS = ("date", "dc.date", "dcterms.date", "dc.date.issued")
+
+
+def _declared_update(own: DateCandidate, own_upd: DateCandidate | None,
+                     structured: list[DateCandidate]) -> tuple[DateCandidate, str] | None:
+    """The structured update day, when the page's own plain date field (``<meta
+    name="date">``, Dublin Core) names it as the page's date: a republished article."""
+    if own_upd is None or own_upd.day == own.day or own_upd.moment < own.moment:
+        return None
+    for c in structured:
+        if c.kind == META and not c.updated and c.where in _DATE_FIELDS \
+                and c.day == own_upd.day:
+            return c, (f"{c.kind} {c.where} names the update day {c.day} "
+                       f"({own_upd.kind} {own_upd.where}), not {own.kind} {own.where} "
+                       f"{own.day}")
     return None
 
 

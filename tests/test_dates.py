@@ -96,13 +96,51 @@ def test_updated_label_alone_still_dates_the_article() -> None:
 
 
 def test_updated_date_kept_apart_from_published() -> None:
-    art, found = extract_page((PAGES / "published-and-updated.html").read_bytes(), URL,
-                              tz=KYIV)
+    # the page shows both days: the article is filed under its publication
+    art, found = extract_page(
+        (PAGES / "published-and-updated-shown.html").read_bytes(), URL, tz=KYIV)
     assert art.published == datetime(2023, 3, 10, 7, 0, tzinfo=UTC)
     assert art.updated == datetime(2023, 4, 2, 10, 0, tzinfo=UTC)
     assert found.evidence == "json-ld datePublished"
     # the losers are kept for diagnostics (feedsvc try), the update date among them
     assert any(c.kind == "element" and c.updated for c in found.losers)
+
+
+def test_page_showing_only_its_update_day_is_filed_under_it() -> None:
+    # structured datePublished 10 March, the page shows its readers only "Updated 2 April
+    # 2023" (bench/realworld: republished guides; the true day is the one shown)
+    art, found = extract_page((PAGES / "published-and-updated.html").read_bytes(), URL,
+                              tz=KYIV)
+    assert found.published_day == "2023-04-02"
+    assert art.updated == datetime(2023, 4, 2, 10, 0, tzinfo=UTC)
+    assert "shows only" in found.note
+    assert any(c.kind == "json-ld" and c.where == "datePublished" for c in found.losers)
+
+
+def test_meta_date_naming_the_update_day_files_it_there() -> None:
+    # microdata datePublished the 27th, dateModified the 28th, and the page's own
+    # <meta name="date"> / Dublin Core say the 28th: a republished release (drk.de)
+    art, found = extract_page((PAGES / "meta-date-names-update.html").read_bytes(), URL,
+                              tz=KYIV)
+    assert found.published_day == "2021-10-28"
+    assert found.published is not None and found.published.kind == "meta"
+
+
+def test_labelled_publication_date_beats_open_graph() -> None:
+    # "Erscheinungsdatum 25.01.2022" shown to readers; og:article:published_time 15.01.
+    _, found = extract_page((PAGES / "labelled-publication-date.html").read_bytes(), URL,
+                            tz=KYIV)
+    assert found.published_day == "2022-01-25"
+    assert "labels" in found.note
+
+
+def test_shown_date_of_structured_day_outweighs_htmldate_and_another_element() -> None:
+    # a <time> under the headline (another day, which htmldate also picks) against the
+    # structured date that a visible line of the article shows too: the structured wins
+    _, found = extract_page(
+        (PAGES / "shown-date-confirms-structured.html").read_bytes(), URL, tz=KYIV)
+    assert found.published_day == "2020-04-27"
+    assert found.evidence == "json-ld dateCreated"
 
 
 def test_utc_metadata_shown_on_the_pages_local_day() -> None:
