@@ -98,7 +98,7 @@ _META_PUBLISHED = (
     "pubdate", "article.published", "parsely-pub-date", "sailthru.date", "date",
     "article_date_original", "originalpublicationdate", "cxenseparse:recs:publishtime",
     "og:pubdate", "published-date", "release_date", "created", "dc.created",
-    "last-modified-original",
+    "last-modified-original", "sw-pubdate",
 )
 _META_UPDATED = (
     "article:modified_time", "og:updated_time", "og:article:modified_time",
@@ -171,19 +171,23 @@ _EXCLUDED_CLASS = re.compile(
     r"popular|trending|footer|menu|navigation|breadcrumb|newsletter|more-|-more|"
     r"archive|calendar|promo|advert|banner|card|listing|latest|weather|cookie",
     re.IGNORECASE)
+# an <aside> that is the article's own byline box, not a sidebar (alpin.de)
+_META_BOX = re.compile(r"^(meta|byline|article-meta|entry-meta|post-meta)\b", re.IGNORECASE)
 _UPDATED_WORDS = re.compile(
-    r"updated|modified|aktualisiert|geändert|mis à jour|actualizado|aggiornato|"
+    r"updated|modified|aktualisiert|geändert|änderung|mis à jour|actualizado|aggiornato|"
     r"оновлено|обновлено|bijgewerkt|last edit", re.IGNORECASE)
 _UPDATED_CLASS = re.compile(r"updated|modified|dateModified", re.IGNORECASE)
 # a line of plain text that says it is the publication date ("Veröffentlicht am 16.08.2019")
 _PUBLISHED_LABEL = re.compile(
     r"^\W{0,3}(?:published|posted|first published|publication date|date published|"
-    r"veröffentlicht|erschienen|erscheinungsdatum|publiziert|publié|publication|"
+    r"written|veröffentlicht|erschienen|erscheinungsdatum|publiziert|erstellt|publié|"
+    r"publication|"
     r"publicado|publicación|pubblicato|pubblicazione|gepubliceerd|geplaatst|"
     r"opublikowano|publicerad|publiceret|publisert|julkaistu|опубликовано|"
     r"опубліковано)\b(?:\s+(?:on|am|le|el|il|op|den|в))?\s*:?\s*"
     r"(?:[^\W\d_]{2,10}\.?,?\s+){0,2}\d",
     re.IGNORECASE)
+_PUBLISHED_LABEL_AT = re.compile(_PUBLISHED_LABEL.pattern.removeprefix("^"), re.IGNORECASE)
 # a short line that opens with the date, by the headline ("02.02.2022 10:16 Uhr - …")
 _DATE_FIRST = re.compile(
     r"^\W{0,2}(?:\d{1,2}\.\s?\d{1,2}\.\s?(?:19|20)\d\d|(?:19|20)\d\d-\d\d-\d\d|"
@@ -202,7 +206,8 @@ def _excluded(el: etree._Element) -> bool:
         if tag == "body" or (tag in ("article", "main")
                              and not _EXCLUDED_CLASS.search(node.get("class", ""))):
             return False
-        if tag in _EXCLUDED_TAGS:
+        if tag in _EXCLUDED_TAGS and not (tag == "aside"
+                                          and _META_BOX.search(node.get("class", ""))):
             return True
         if _EXCLUDED_CLASS.search(node.get("class", "") + " " + node.get("id", "")):
             return True
@@ -270,10 +275,22 @@ def _elements(doc: etree._Element, tz: ZoneInfo, dayfirst: bool,
         if parent is not None:
             text += " " + clean_text(parent.text or "")[:40]
         upd = bool(_UPDATED_CLASS.search(cls) or _UPDATED_WORDS.search(text))
+        if upd and (label := _published_part(raw)) is not None:
+            raw, upd = label, False  # "Letzte Änderung: 31.10.2023 Erschienen am: 01.11.2023"
         found: list[DateCandidate] = []
         if _add(found, ELEMENT, where, raw, tz, updated=upd, fuzzy=True, dayfirst=dayfirst):
             out.append((pos, found[0]))
     return out
+
+
+def _published_part(raw: str) -> str | None:
+    """The part of a line with an update date that the page labels as the publication
+    date ("Written: 2023-11-07 15:03 / Updated: …", "Letzte Änderung: … Erschienen am:
+    01.11.2023"), or None."""
+    for m in re.finditer(r"\b(?=\w)", raw):
+        if _PUBLISHED_LABEL_AT.match(raw, m.start()):
+            return raw[m.start():]
+    return None
 
 
 def _headline_position(doc: etree._Element) -> int | None:
@@ -454,6 +471,9 @@ def _shown_instead(own: DateCandidate, own_upd: DateCandidate | None,
     """
     if near is None or near.updated or near.day == own.day:
         return None
+    if ":" not in own.raw and ":" in near.raw and abs(_days(near, own)) == 1:
+        return near, (f"{own.kind} {own.where} is a day without a time ({own.day}); "
+                      f"{near.kind} {near.where} by the headline shows {near.raw!r}")
     if own.kind == META and own.where in _LIFECYCLE_DATES and abs(_days(near, own)) > 1:
         return near, (f"{own.kind} {own.where} ({own.day}) is a lifecycle date; "
                       f"{near.kind} {near.where} by the headline shows {near.day}")
@@ -531,7 +551,8 @@ def _as_written(own: DateCandidate, rival: DateCandidate) -> DateCandidate | Non
     """``own`` (written in UTC) shown on ``rival``'s day, one day apart: a page writes
     its structured dates in UTC and shows its readers their local day. The moment is
     unchanged; only the offset it is shown in (so its calendar day) moves."""
-    if own.moment.utcoffset() != timedelta(0) or abs(_days(rival, own)) != 1:
+    if own.moment.utcoffset() != timedelta(0) or abs(_days(rival, own)) != 1 \
+            or ":" not in own.raw:  # a date without a time is a day, not a UTC moment
         return None
     utc = own.moment
     minutes = utc.hour * 60 + utc.minute

@@ -155,17 +155,24 @@ def _numeric(m: re.Match[str], slash_dayfirst: bool = False) -> datetime | None:
     return _build(int(y), second, first, hh, mi, ss)
 
 
+# an ISO date inside a line of text ("Written: 2023-11-07 15:03:30 / Updated: …")
+_ISO_IN_TEXT = re.compile(
+    r"(?<![\d-])((?:19|20)\d\d)-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d))?)?(?![\d-])")
+
+
 def _text_date(s: str, slash_dayfirst: bool = False) -> datetime | None:
     """The first date written in words or digits inside ``s`` ("Updated: 31 May, 2024
     Friday", "29. Januar 2019", "May 31, 2024 at 5:20 pm", "05.06.2024 14:20")."""
     if len(s) > 200:
         return None
     best: tuple[int, datetime] | None = None
-    for rx in (_DAY_MONTH_YEAR, _MONTH_DAY_YEAR, _NUMERIC):
+    for rx in (_DAY_MONTH_YEAR, _MONTH_DAY_YEAR, _NUMERIC, _ISO_IN_TEXT):
         m = rx.search(s)
         if not m:
             continue
-        if rx is _NUMERIC:
+        if rx is _ISO_IN_TEXT:
+            dt = _build(int(m.group(1)), int(m.group(2)), int(m.group(3)), *m.groups()[3:])
+        elif rx is _NUMERIC:
             dt = _numeric(m, slash_dayfirst)
         else:
             if rx is _DAY_MONTH_YEAR:

@@ -143,6 +143,23 @@ def test_shown_date_of_structured_day_outweighs_htmldate_and_another_element() -
     assert found.evidence == "json-ld dateCreated"
 
 
+@pytest.mark.parametrize("name, expected", [
+    # an ISO date inside a line: "Written: 2023-11-07 15:03:30 / Updated: …" (KBS)
+    ("written-and-updated-line.html", "2023-11-07"),
+    # the update comes first on the line, the labelled publication after it
+    ("updated-then-published-line.html", "2023-11-01"),
+    # the article's own byline box is an <aside class="meta">, not a sidebar
+    ("aside-meta-box.html", "2022-01-21"),
+    # "Erstellt am: 01.11.2023" shown, <meta name="date"> ten months off
+    ("created-label.html", "2023-11-01"),
+    # <meta name="date"> a bare day, the byline a day before it with a time
+    ("day-only-meta-vs-byline-time.html", "2020-04-29"),
+])
+def test_dates_as_labelled_lines_show_them(name: str, expected: str) -> None:
+    _, found = extract_page((PAGES / name).read_bytes(), URL, tz=KYIV)
+    assert found.published_day == expected
+
+
 def test_utc_metadata_shown_on_the_pages_local_day() -> None:
     # structured data in UTC (02:25 on the 25th), the byline shows the 24th, 9:25pm:
     # the moment is the metadata's, the day as written is the byline's
@@ -151,6 +168,14 @@ def test_utc_metadata_shown_on_the_pages_local_day() -> None:
     assert art.published == datetime(2020, 2, 25, 2, 25, 54, tzinfo=UTC)
     assert found.published_day == "2020-02-24"
     assert found.published is not None and found.published.kind == "meta"
+
+
+def test_day_without_time_is_not_moved_to_a_neighbouring_shown_day() -> None:
+    # "2021-11-19" in metadata is a day, not midnight UTC: a date element one day off
+    # (another article's, katholisch.at) must not shift it as if it were a UTC moment
+    _, found = extract_page((PAGES / "day-only-meta-not-utc.html").read_bytes(), URL,
+                            tz=UTC_ZONE)
+    assert found.published_day == "2021-11-19"
 
 
 def test_no_date_anywhere_gives_none_not_now() -> None:
