@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import logging
 import os
+import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -42,6 +43,46 @@ MEMORY_BYTES = 64 * 1024 * 1024  # renderings kept in memory per process (plain 
 GZIP_LEVEL, GZIP_BIG, GZIP_BIG_LEVEL = 6, 32 * 1024, 2
 
 
+class _RowWriter:
+    """Writes renderings to the store's shared table after the answer has gone out: on
+    the cold path of a busy feed the write was a fifth of the time (bench/archive). One
+    daemon thread per cache, started on first use; a lost or failed write only means
+    another process renders the same bytes again."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queue: queue.Queue[Rendering] = queue.Queue(maxsize=256)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def put(self, item: Rendering) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="feedsvc-cache-rows",
+                                                daemon=True)
+                self._thread.start()
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:  # the store is slower than renders come: keep it in memory only
+            log.warning("rendering not stored key=%s error='write queue full'", item.key)
+
+    def flush(self) -> None:
+        """Wait until every queued rendering is written (reload, close, tests)."""
+        self._queue.join()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                self.store.put_rendering(item)
+            except StoreError as e:  # a full disk, a lock: it was served from memory
+                log.warning("rendering not stored key=%s error=%r", item.key, str(e))
+            except Exception:  # never let the writer die: later renderings need it
+                log.exception("rendering not stored key=%s", item.key)
+            finally:
+                self._queue.task_done()
+
+
 class RenderCache:
     """Answers feed requests with renderings, rendering only when articles changed."""
 
@@ -54,6 +95,11 @@ class RenderCache:
         self._lock = threading.Lock()
         self.renders = 0  # renderings made by this process (tests, metrics)
         self.hits = 0
+        self._rows = _RowWriter(store)
+
+    def flush(self) -> None:
+        """Wait until every rendering made so far is in the store (for every process)."""
+        self._rows.flush()
 
     def today(self) -> str:
         return local_day(clock.now(), self.config.service.tz)
@@ -64,6 +110,10 @@ class RenderCache:
 
     def get(self, req: FeedRequest, request_base: str) -> Rendering:
         """The rendering of ``req``; NotFound for a day outside the archive."""
+        with self.store.reading():
+            return self._get(req, request_base)
+
+    def _get(self, req: FeedRequest, request_base: str) -> Rendering:
         base = self.base(request_base)
         today = self.today()
         self.documents.check_day(req.name, today)
@@ -157,10 +207,7 @@ class RenderCache:
         item = _rendering(key, stamp, RENDERERS[req.fmt](doc), doc.updated)
         self.renders += 1
         if self._shared(req) and CACHE_ENABLED:
-            try:
-                self.store.put_rendering(item)
-            except StoreError as e:  # a full disk, a lock: serve it from memory anyway
-                log.warning("rendering not stored key=%s error=%r", key, str(e))
+            self._rows.put(item)  # written after the answer has gone out
         if CACHE_ENABLED:
             self._remember(item)
         return item

@@ -92,6 +92,7 @@ class Service:
         return svc
 
     def close(self) -> None:
+        self.cache.flush()
         if self._fetcher is not None:
             self._fetcher.close()
         self.store.close()
@@ -180,6 +181,7 @@ class Service:
                 self.store.redate(new.service.tz)
             else:
                 self.store.tz = new.service.tz
+            self.cache.flush()  # the new cache finds what the old one rendered
             self.cache = RenderCache(new, self.store)
             self._refresher = None
             if self._fetcher is not None and new.fetch != self._fetcher.cfg:

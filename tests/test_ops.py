@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -249,5 +250,42 @@ def test_status_and_index_pages_say_what_an_operator_needs(
         svc.store.set_kv("scheduler_heartbeat", "2026-11-25T09:00:00+00:00")
         page = c.get("/status").data.decode()
         assert "Health: <strong>degraded</strong> — scheduler heartbeat is 3600s old" in page
+    finally:
+        svc.close()
+
+
+def test_a_feed_answers_when_its_rendering_cannot_be_stored(
+        sample_config: config_mod.Config, caplog: pytest.LogCaptureFixture) -> None:
+    # The shared rendering row is written after the answer went out: a full disk costs
+    # the other processes a render, never this answer.
+    if not sample_config.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's page cap stands in for a full disk")
+    settings = sample_config.settings
+    cfg = dataclasses.replace(sample_config, settings=settings.model_copy(update={
+        "service": settings.service.model_copy(update={"base_url": "https://news.example"})}))
+    svc = Service(cfg, writer=True)
+    svc.upgrade()
+    svc.refresh()
+    with svc.store.engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+    svc.store.engine.dispose()
+
+    @sa.event.listens_for(svc.store.engine, "connect")
+    def _cap(dbapi_conn, _record) -> None:  # noqa: ANN001
+        dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
+
+    try:
+        c = create_app(svc).test_client()
+        with caplog.at_level(logging.WARNING):
+            first = c.get("/feeds/all.atom")
+            svc.cache.flush()
+        assert first.status_code == 200 and b"<entry>" in first.data
+        assert any("rendering not stored key=https://news.example/feeds/all.atom" in
+                   r.getMessage() for r in caplog.records)
+        again = c.get("/feeds/all.atom")  # from this process's memory
+        assert again.status_code == 200 and again.headers["ETag"] == first.headers["ETag"]
+        assert svc.cache.renders == 1
+        with svc.store.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM rendered").scalar() == 0
     finally:
         svc.close()
