@@ -421,7 +421,7 @@ def find_dates(doc: etree._Element, url: str, tz: ZoneInfo, *,
         if shown_instead:
             winner, note = shown_instead
         elif rivals and use_htmldate:
-            arbiter = _htmldate(doc, url, tz)
+            arbiter = _htmldate(doc, url, tz, extensive=False) or _htmldate(doc, url, tz)
             if arbiter:
                 cands.append(arbiter)
             if arbiter and arbiter.day != own.day and any(
@@ -443,7 +443,8 @@ def find_dates(doc: etree._Element, url: str, tz: ZoneInfo, *,
         winner = near_upd
         note = f"only an update date on the page: {near_upd.where} {near_upd.raw!r}"
     else:
-        winner = _htmldate(doc, url, tz) if use_htmldate else None
+        winner = (_htmldate(doc, url, tz, extensive=False) or _htmldate(doc, url, tz)) \
+            if use_htmldate else None
         if winner:
             cands.append(winner)
     if winner and updated and updated.moment < winner.moment:
