@@ -169,13 +169,16 @@ _EXCLUDED_TAGS = {"nav", "aside", "footer", "blockquote", "iframe", "form", "nos
 _EXCLUDED_CLASS = re.compile(
     r"related|recent|teaser|sidebar|widget|comment|embed|twitter|instagram|facebook|"
     r"popular|trending|footer|menu|navigation|breadcrumb|newsletter|more-|-more|"
-    r"archive|calendar|promo|advert|banner|card|listing|latest|weather|cookie",
+    r"archive|calendar|promo|advert|banner|card|listing|latest|weather|cookie|"
+    r"(?:^|[\s_-])nav",
     re.IGNORECASE)
 # an <aside> that is the article's own byline box, not a sidebar (alpin.de)
 _META_BOX = re.compile(r"^(meta|byline|article-meta|entry-meta|post-meta)\b", re.IGNORECASE)
 _UPDATED_WORDS = re.compile(
     r"updated|modified|aktualisiert|geändert|änderung|mis à jour|actualizado|aggiornato|"
     r"оновлено|обновлено|bijgewerkt|last edit", re.IGNORECASE)
+_PUBLISHED_CLASS = re.compile(r"posted|published|pubdate|publish-?date|date-?publi",
+                              re.IGNORECASE)
 _UPDATED_CLASS = re.compile(r"updated|modified|dateModified", re.IGNORECASE)
 # a line of plain text that says it is the publication date ("Veröffentlicht am 16.08.2019")
 _PUBLISHED_LABEL = re.compile(
@@ -184,6 +187,7 @@ _PUBLISHED_LABEL = re.compile(
     r"publication|"
     r"publicado|publicación|pubblicato|pubblicazione|gepubliceerd|geplaatst|"
     r"opublikowano|publicerad|publiceret|publisert|julkaistu|опубликовано|"
+    r"datum(?=\s*:)|date(?=\s*:)|"
     r"опубліковано)\b(?:\s+(?:on|am|le|el|il|op|den|в))?\s*:?\s*"
     r"(?:[^\W\d_]{2,10}\.?,?\s+){0,2}\d",
     re.IGNORECASE)
@@ -193,6 +197,10 @@ _DATE_FIRST = re.compile(
     r"^\W{0,2}(?:\d{1,2}\.\s?\d{1,2}\.\s?(?:19|20)\d\d|(?:19|20)\d\d-\d\d-\d\d|"
     r"\d{1,2}/\d{1,2}/(?:19|20)\d\d|\d{1,2}\.?\s+[^\W\d_]{3,10}\.?\s+(?:19|20)\d\d|"
     r"[^\W\d_]{3,10}\.?\s+\d{1,2},?\s+(?:19|20)\d\d)(?!\d)")
+# a press release's dateline opening its first paragraph: "Karlsruhe, (12.11.2021)."
+_DATELINE = re.compile(
+    r"^[A-ZÄÖÜ][^\W\d_]+(?:[ -][A-ZÄÖÜ][^\W\d_]+){0,2}\s*,?\s*\(\d{1,2}\.\s?\d{1,2}\.\s?"
+    r"(?:19|20)\d\d\)")
 _TEXT_TAGS = {"p", "div", "span", "small", "em", "strong", "b", "i", "dd", "h2", "h3",
               "h4", "h5", "h6", "header", "address"}
 
@@ -222,6 +230,9 @@ def _text_line(el: etree._Element, pos: int, headline: int | None,
     as the publication date anywhere, or opening with a full date just under the
     headline. Its own text only: the line, not the block around it."""
     own = " ".join([el.text or "", *(c.tail or "" for c in el)])
+    if headline is not None and headline < pos <= headline + 60 \
+            and (dateline := _DATELINE.match(clean_text(own[:80]))):
+        return dateline.group(0), f"{el.tag} (dateline)"
     if len(own) > 300 or not re.search(r"\d", own):
         return None  # the date is in a child (read there), or this is a paragraph
     text = clean_text(el.text_content()) if len(el) else clean_text(own)
@@ -264,6 +275,8 @@ def _elements(doc: etree._Element, tz: ZoneInfo, dayfirst: bool,
             if not raw or len(raw) > 120 or not re.search(r"\d", raw):
                 continue
             where = f"{tag}.{cls.split()[0]}"
+            if _PUBLISHED_CLASS.search(cls):  # "meta__row--posted", "published-date"
+                where += " (labelled)"
         elif tag in _TEXT_TAGS and (line := _text_line(el, pos, headline, h1)):
             raw, where = line
         else:
@@ -275,6 +288,11 @@ def _elements(doc: etree._Element, tz: ZoneInfo, dayfirst: bool,
         if parent is not None:
             text += " " + clean_text(parent.text or "")[:40]
         upd = bool(_UPDATED_CLASS.search(cls) or _UPDATED_WORDS.search(text))
+        said = _UPDATED_WORDS.search(raw)
+        if upd and said and not _UPDATED_CLASS.search(cls) \
+                and (digit := re.search(r"\d", raw)) and digit.start() < said.start():
+            upd = False  # "January 19, 2020 / 12:25 PM / Updated 8 hours ago": the date
+            # comes first, the update after it
         if upd and (label := _published_part(raw)) is not None:
             raw, upd = label, False  # "Letzte Änderung: 31.10.2023 Erschienen am: 01.11.2023"
         found: list[DateCandidate] = []
@@ -490,7 +508,8 @@ def _labelled_instead(own: DateCandidate, elements: list[tuple[int, DateCandidat
                       ) -> tuple[DateCandidate, str] | None:
     """A date the page labels for its readers as the publication date ("Erscheinungsdatum
     25.01.2022"), days away from ``own``, and no visible date for ``own``'s day."""
-    labelled = [c for _, c in elements if not c.updated and _PUBLISHED_LABEL.search(c.raw)]
+    labelled = [c for _, c in elements if not c.updated and (
+        _PUBLISHED_LABEL.search(c.raw) or c.where.endswith("(labelled)"))]
     if not labelled or any(c.day == own.day and c.where != "time[datetime]"
                            for _, c in elements):
         return None

@@ -170,6 +170,24 @@ def test_utc_metadata_shown_on_the_pages_local_day() -> None:
     assert found.published is not None and found.published.kind == "meta"
 
 
+@pytest.mark.parametrize("name, expected", [
+    # "January 19, 2020 / 12:25 PM / Updated 8 hours ago": the update follows the date
+    # (Reuters); og:published_time in UTC is shown on that day
+    ("date-then-updated-ago.html", "2020-01-19"),
+    # <h5>Datum: </h5>03.02.2022 (autohaus.de) against another block's date
+    ("datum-label.html", "2022-02-03"),
+    # a press release's dateline opening the lead: "Karlsruhe, (12.11.2021)." (ekiba.de)
+    ("press-dateline.html", "2021-11-12"),
+    # today's date in the site's navigation bar is not the article's (nachtkritik.de)
+    ("nav-today-date.html", "2023-10-31"),
+    # a date in a block whose class says it is the posting date, against <meta name=date>
+    ("posted-class-date.html", "2022-01-21"),
+])
+def test_more_dates_real_pages_show(name: str, expected: str) -> None:
+    _, found = extract_page((PAGES / name).read_bytes(), URL, tz=UTC_ZONE)
+    assert found.published_day == expected
+
+
 def test_day_without_time_is_not_moved_to_a_neighbouring_shown_day() -> None:
     # "2021-11-19" in metadata is a day, not midnight UTC: a date element one day off
     # (another article's, katholisch.at) must not shift it as if it were a UTC moment
