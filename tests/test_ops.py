@@ -35,13 +35,8 @@ def test_healthz_says_disk_full_when_free_space_is_below_the_threshold(
     assert "disk full" in c.get("/status").data.decode()
 
 
-def test_a_save_that_fails_for_want_of_space_is_an_error_on_the_source(
-        sample_config: config_mod.Config, caplog: pytest.LogCaptureFixture) -> None:
-    if not sample_config.database_url.startswith("sqlite"):
-        pytest.skip("SQLite's page cap stands in for a full disk")
-    svc = Service(sample_config, writer=True)
-    svc.upgrade()
-    svc.store.put_source_state(svc.store.source_state("sample"))  # its row exists
+def fill_disk(svc: Service) -> None:
+    """Make the SQLite file full as it is: no page may be added (a full disk, for it)."""
     with svc.store.engine.connect() as conn:
         pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
     svc.store.engine.dispose()
@@ -50,6 +45,15 @@ def test_a_save_that_fails_for_want_of_space_is_an_error_on_the_source(
     def _cap(dbapi_conn, _record) -> None:  # noqa: ANN001
         dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
 
+
+def test_a_save_that_fails_for_want_of_space_is_an_error_on_the_source(
+        sample_config: config_mod.Config, caplog: pytest.LogCaptureFixture) -> None:
+    if not sample_config.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's page cap stands in for a full disk")
+    svc = Service(sample_config, writer=True)
+    svc.upgrade()
+    svc.store.put_source_state(svc.store.source_state("sample"))  # its row exists
+    fill_disk(svc)
     try:
         with caplog.at_level(logging.INFO):
             result = svc.refresh_source("sample")
@@ -266,14 +270,7 @@ def test_a_feed_answers_when_its_rendering_cannot_be_stored(
     svc = Service(cfg, writer=True)
     svc.upgrade()
     svc.refresh()
-    with svc.store.engine.connect() as conn:
-        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
-    svc.store.engine.dispose()
-
-    @sa.event.listens_for(svc.store.engine, "connect")
-    def _cap(dbapi_conn, _record) -> None:  # noqa: ANN001
-        dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
-
+    fill_disk(svc)
     try:
         c = create_app(svc).test_client()
         with caplog.at_level(logging.WARNING):
