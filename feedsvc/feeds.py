@@ -211,8 +211,7 @@ class Documents:
             arts = self.store.day(name.day, topic=name.topic, q=req.q)
             if req.limit:
                 arts = arts[:req.limit]
-            earlier = self.store.day_before(name.day, name.topic)
-            later = self.store.day_after(name.day, name.topic)
+            earlier, later = self.store.days_around(name.day, name.topic)
             if earlier:
                 links.append(("prev-archive", url(name.archive_of(earlier))))
             if later and later < today:

@@ -794,6 +794,16 @@ class Store:
         with self._read() as c:
             return c.execute(sa.select(sa.func.min(col)).where(*where, col > day)).scalar()
 
+    def days_around(self, day: str, topic: str | None = None) -> tuple[str | None, str | None]:
+        """(:meth:`day_before`, :meth:`day_after`) in one statement (a day feed's links)."""
+        col, where = self._day_col(topic)
+        with self._read() as c:
+            row = c.execute(sa.select(
+                sa.select(sa.func.max(col)).where(*where, col < day).scalar_subquery(),
+                sa.select(sa.func.min(col)).where(*where, col > day).scalar_subquery(),
+            )).one()
+        return row[0], row[1]
+
     @staticmethod
     def _day_col(topic: str | None) -> tuple[Any, list[Any]]:
         if topic:
@@ -837,18 +847,17 @@ class Store:
 
     def _load_page(self, c: Connection, page: sa.Select[Any], idc: Any, pub: Any
                    ) -> list[Article]:
-        """The articles whose ids ``page`` selects, in its order: the rows in one query
-        (the ids as a subquery, not a list sent back), their topics in a second."""
+        """The articles whose ids ``page`` selects, in its order, with their topics: one
+        statement (the ids as a subquery, not a list sent back; topic slugs, which hold
+        no spaces, aggregated per row)."""
         sub = page.with_only_columns(idc.label("aid"), pub.label("apub")).subquery()
-        rows = list(c.execute(sa.select(articles).join(sub, articles.c.id == sub.c.aid)
-                              .order_by(sub.c.apub.desc(), sub.c.aid.desc())))
-        topics: dict[int, list[str]] = {}
-        if rows:  # the same subquery again: one statement text, prepared once
-            for aid, t in c.execute(
-                    sa.select(article_topics.c.article_id, article_topics.c.topic)
-                    .join(sub, article_topics.c.article_id == sub.c.aid)):
-                topics.setdefault(aid, []).append(t)
-        return [_article(r, tuple(sorted(topics.get(r.id, ())))) for r in rows]
+        topics = (sa.select(sa.func.aggregate_strings(article_topics.c.topic, " "))
+                  .where(article_topics.c.article_id == articles.c.id)
+                  .scalar_subquery().label("topic_list"))
+        rows = c.execute(sa.select(articles, topics)
+                         .join(sub, articles.c.id == sub.c.aid)
+                         .order_by(sub.c.apub.desc(), sub.c.aid.desc()))
+        return [_article(r, tuple(sorted((r.topic_list or "").split()))) for r in rows]
 
     def _load(self, c: Connection, ids: list[int]) -> list[Article]:
         if not ids:
