@@ -116,8 +116,9 @@ class RenderCache:
     def _get(self, req: FeedRequest, request_base: str) -> Rendering:
         base = self.base(request_base)
         today = self.today()
-        self.documents.check_day(req.name, today)
         versions = self.store.versions(req.name.deps())
+        self.documents.check_day(req.name, today, (versions.get(feednames.DAY_LIST, 0),
+                                                   versions.get(feednames.EVERYTHING, 0)))
         finished = req.name.day is not None and req.name.day < today
         stamp_src = "|".join([self._config_stamp(req), base, "done" if finished else today,
                               *(f"{k}={v}" for k, v in sorted(versions.items()))])

@@ -128,12 +128,22 @@ class Documents:
         self._digests: OrderedDict[tuple[str, tuple[int, int]], _DayDigest] = OrderedDict()
         self._digest_bytes = 0
         self._lock = threading.Lock()
+        # (versions of the day list and the archive, the first day they gave)
+        self._first_day: tuple[tuple[int, int] | None, str | None] = (None, None)
 
-    def check_day(self, name: FeedName, today: str) -> None:
-        """NotFound for a day after today or before the archive's first day."""
+    def check_day(self, name: FeedName, today: str,
+                  days_version: tuple[int, int] | None = None) -> None:
+        """NotFound for a day after today or before the archive's first day.
+        ``days_version`` (the versions of the day list and of the whole archive, which
+        move whenever the set of days does) lets the first day be remembered."""
         if name.day is None or name.day == today:
             return
-        first = self.store.first_day()
+        if days_version is not None and self._first_day[0] == days_version:
+            first = self._first_day[1]
+        else:
+            first = self.store.first_day()
+            if days_version is not None:
+                self._first_day = (days_version, first)
         if name.day > today or first is None or name.day < first:
             raise NotFound(f"no such day: {name.day} (the archive holds "
                            f"{first or today} to {today})")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from feedsvc import clock
 from feedsvc import config as config_mod
 from feedsvc.refresh import Refresher
 from feedsvc.service import Service
+from feedsvc.types import ArticleData
 from feedsvc.web import create_app
 
 DAYS = sorted({e["kyiv_day"] for e in EXPECTED.values() if e["kyiv_day"]})
@@ -153,6 +154,24 @@ def test_unknown_and_malformed_feed_urls_are_404(client: FlaskClient) -> None:
         assert r.status_code == 404, path
         assert r.content_type.startswith("text/plain")
         assert len(r.data.splitlines()) == 1
+
+
+def test_a_day_before_the_archive_opens_when_an_article_arrives_for_it(
+        service: Service, client: FlaskClient) -> None:
+    # The archive's first day is remembered while the day list stands: an article of an
+    # earlier day moves it (and a purge moves it back), in this process and any other.
+    earlier = "2026-11-01"
+    path = f"/feeds/day/{earlier}.atom"
+    assert client.get(path).status_code == 404
+    service.store.save("sample", ArticleData(
+        url="https://example.com/old-story", title="An old story",
+        published=datetime(2026, 11, 1, 9, 0, tzinfo=UTC), content_html="<p>Old.</p>"),
+        topics=())
+    r = client.get(path)
+    assert r.status_code == 200 and b"An old story" in r.data
+    service.store.purge_before(DAYS[0])
+    # another format: the fast path may answer the same URL from memory for a second
+    assert client.get(f"/feeds/day/{earlier}.rss").status_code == 404
 
 
 def test_bad_parameters_are_400_with_one_line(client: FlaskClient) -> None:
