@@ -400,8 +400,12 @@ def _dedupe(items: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-# precision first (what bench/realworld measures best); recall when it finds nothing
-TRAFILATURA_OPTIONS: dict[str, Any] = {"fast": False, "favor_precision": True}
+# precision first (what bench/realworld measures best); recall when it finds nothing.
+# Fast mode (no comparison with readability/jusText), then the full mode only for a body
+# under FULL_BELOW_WORDS words: on bench/realworld the same snippets kept and excluded
+# as the full mode on every page (0.924 / 0.926), in half the time.
+TRAFILATURA_OPTIONS: dict[str, Any] = {"fast": True, "favor_precision": True}
+FULL_BELOW_WORDS = 500
 
 
 def _content(doc: etree._Element, sel: Selectors, base: str, page_url: str) -> str:
@@ -431,6 +435,14 @@ def _content(doc: etree._Element, sel: Selectors, base: str, page_url: str) -> s
         include_formatting=True, include_comments=False, include_tables=True,
         **TRAFILATURA_OPTIONS,
     )
+    if not found or found.body is None \
+            or len(" ".join(found.body.itertext()).split()) < FULL_BELOW_WORDS:
+        # a short or empty body: trafilatura's full mode (its own extraction compared
+        # with readability's and jusText's) recovers what the fast one missed
+        found = trafilatura.bare_extraction(
+            wrapper, url=base, output_format="html", include_images=True, include_links=True,
+            include_formatting=True, include_comments=False, include_tables=True,
+            **(TRAFILATURA_OPTIONS | {"fast": False}))
     if (not found or found.body is None) and TRAFILATURA_OPTIONS.get("favor_precision"):
         # precision found nothing: a page is an article, so take what recall finds
         found = trafilatura.bare_extraction(
