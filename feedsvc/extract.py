@@ -403,7 +403,8 @@ def _dedupe(items: tuple[str, ...]) -> tuple[str, ...]:
 # precision first (what bench/realworld measures best); recall when it finds nothing.
 # Fast mode (no comparison with readability/jusText), then the full mode only for a body
 # under FULL_BELOW_WORDS words: on bench/realworld the same snippets kept and excluded
-# as the full mode on every page (0.924 / 0.926), in half the time.
+# as the full mode on every page (0.924 / 0.926) at the same speed (its pages are short);
+# on long articles (bench/ingest) the full mode's comparison is skipped: 0.39x -> 0.46x.
 TRAFILATURA_OPTIONS: dict[str, Any] = {"fast": True, "favor_precision": True}
 FULL_BELOW_WORDS = 500
 
