@@ -238,7 +238,14 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def _refresh(args: argparse.Namespace) -> int:
-    svc = _service(args)
+    from feedsvc.service import Service
+    from feedsvc.sources import workers
+
+    config = config_mod.load(args.config)
+    if any(s.enabled and s.kind != "files" for s in config.sources):
+        workers.warm()  # article pages may come: their workers start meanwhile
+    svc = Service(config, writer=True)
+    svc.upgrade()
     tty = sys.stderr.isatty()
 
     def progress(done: int, total: int, result) -> None:  # noqa: ANN001

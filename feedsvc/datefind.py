@@ -22,6 +22,7 @@ import logging
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 from itertools import islice
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -205,6 +206,9 @@ _DATE_FIRST = re.compile(
 _DATELINE = re.compile(
     r"^[A-ZÄÖÜ][^\W\d_]+(?:[ -][A-ZÄÖÜ][^\W\d_]+){0,2}\s*,?\s*\(\d{1,2}\.\s?\d{1,2}\.\s?"
     r"(?:19|20)\d\d\)")
+_CLASS_TAGS = {"span", "div", "p", "abbr", "small", "em", "strong", "header", "ul", "dd",
+               "h4", "h5", "h6", "i", "b"}
+_DIGIT = re.compile(r"\d")
 _TEXT_TAGS = {"p", "div", "span", "small", "em", "strong", "b", "i", "dd", "h2", "h3",
               "h4", "h5", "h6", "header", "address"}
 
@@ -221,7 +225,7 @@ def _excluded(el: etree._Element) -> bool:
         if tag in _EXCLUDED_TAGS and not (tag == "aside"
                                           and _META_BOX.search(node.get("class", ""))):
             return True
-        if _EXCLUDED_CLASS.search(node.get("class", "") + " " + node.get("id", "")):
+        if _names_furniture(f"{node.get('class', '')} {node.get('id', '')}"):
             return True
         node = node.getparent()
         depth += 1
@@ -233,11 +237,13 @@ def _text_line(el: etree._Element, pos: int, headline: int | None,
     """(text, where) when ``el`` is a short line of plain text that is a date: labelled
     as the publication date anywhere, or opening with a full date just under the
     headline. Its own text only: the line, not the block around it."""
-    own = " ".join([el.text or "", *(c.tail or "" for c in el)])
-    if headline is not None and headline < pos <= headline + 60 \
+    own = el.text or ""
+    if len(el) and len(own) <= 300:  # (a longer text is a paragraph whatever follows)
+        own = " ".join([own, *(c.tail or "" for c in el)])
+    if headline is not None and headline < pos <= headline + 60 and "(" in own[:80] \
             and (dateline := _DATELINE.match(clean_text(own[:80]))):
         return dateline.group(0), f"{el.tag} (dateline)"
-    if len(own) > 300 or not re.search(r"\d", own):
+    if len(own) > 300 or not _DIGIT.search(own):
         return None  # the date is in a child (read there), or this is a paragraph
     text = clean_text(el.text_content()) if len(el) else clean_text(own)
     if len(text) > 100:
@@ -264,27 +270,25 @@ def _elements(doc: etree._Element, tz: ZoneInfo, dayfirst: bool,
         return out
     h1 = next(islice(body.iter(), headline, None), None) if headline is not None else None
     for pos, el in enumerate(body.iter()):
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if not tag or tag in ("script", "style"):
+        tag = el.tag
+        if not isinstance(tag, str) or tag in ("script", "style"):
             continue
-        cls = el.get("class", "") + " " + el.get("id", "")
         if tag == "time":
             raw = el.get("datetime") or clean_text(el.text_content())
             where = "time[datetime]" if el.get("datetime") else "time"
-        elif tag in ("span", "div", "p", "abbr", "small", "em", "strong", "header", "ul",
-                     "dd", "h4", "h5", "h6", "i", "b") and cls.strip() \
-                and _DATE_CLASS.search(cls):
+        elif tag in _CLASS_TAGS and (named := _date_class(el)) is not None:
             raw = el.get("title") if tag == "abbr" and el.get("title") else \
                 clean_text(el.text_content())
-            if not raw or len(raw) > 120 or not re.search(r"\d", raw):
+            if not raw or len(raw) > 120 or not _DIGIT.search(raw):
                 continue
-            where = f"{tag}.{cls.split()[0]}"
-            if _PUBLISHED_CLASS.search(cls):  # "meta__row--posted", "published-date"
+            where = f"{tag}.{named.split()[0]}"
+            if _PUBLISHED_CLASS.search(named):  # "meta__row--posted", "published-date"
                 where += " (labelled)"
         elif tag in _TEXT_TAGS and (line := _text_line(el, pos, headline, h1)):
             raw, where = line
         else:
             continue
+        cls = f"{el.get('class', '')} {el.get('id', '')}"
         if _excluded(el):
             continue
         text = clean_text(el.text_content()) + " " + cls
@@ -303,6 +307,27 @@ def _elements(doc: etree._Element, tz: ZoneInfo, dayfirst: bool,
         if _add(found, ELEMENT, where, raw, tz, updated=upd, fuzzy=True, dayfirst=dayfirst):
             out.append((pos, found[0]))
     return out
+
+
+def _date_class(el: etree._Element) -> str | None:
+    """The element's "class id" when it names a date ("meta__date", "byline"), or None."""
+    c, i = el.get("class"), el.get("id")
+    if not c and not i:
+        return None
+    cls = f"{c or ''} {i or ''}"
+    return cls if _names_date(cls) else None
+
+
+@lru_cache(maxsize=8192)
+def _names_date(cls: str) -> bool:
+    """Whether a "class id" string names a date (memoized: a site's pages repeat their
+    class names, and the pattern is long)."""
+    return bool(cls.strip() and _DATE_CLASS.search(cls))
+
+
+@lru_cache(maxsize=8192)
+def _names_furniture(cls: str) -> bool:
+    return bool(_EXCLUDED_CLASS.search(cls))
 
 
 def _published_part(raw: str) -> str | None:

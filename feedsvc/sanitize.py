@@ -7,8 +7,9 @@ sanitizes with nh3 (an allow-list: no scripts, no event handlers, no styles).
 
 from __future__ import annotations
 
-import contextlib
 import re
+from functools import lru_cache
+from urllib.parse import urljoin
 
 import lxml.html
 import nh3
@@ -254,9 +255,28 @@ def prepare(root: etree._Element, base_url: str) -> None:
     for img in list(root.iter("img")):
         if not _fix_image(img) and img.getparent() is not None:
             img.drop_tree()
-    with contextlib.suppress(ValueError, TypeError):
-        lxml.html.make_links_absolute(root, base_url, resolve_base_href=False,
-                                      handle_failures="discard")
+    _absolutize(root, base_url)
+
+
+_URL_ATTR = {"a": "href", "img": "src", "blockquote": "cite", "q": "cite"}  # the URL
+# attributes sanitizing keeps (_ALLOWED_ATTRS)
+
+
+def _absolutize(root: etree._Element, base_url: str) -> None:
+    """Make the URLs that sanitizing keeps absolute, in place; drop one that cannot be
+    resolved (a malformed IPv6 host, say)."""
+    for el in root.iter(*_URL_ATTR):
+        attr = _URL_ATTR[el.tag]
+        value = el.get(attr)
+        if value is None:
+            continue
+        try:
+            resolved = urljoin(base_url, value.strip())
+        except ValueError:
+            del el.attrib[attr]
+            continue
+        if resolved != value:
+            el.set(attr, resolved)
 
 
 _CREDIT_TOKEN = re.compile(r"^(\w+[-_])?(credits?|copyright|caption|photo-?credit|"
@@ -267,13 +287,19 @@ _CREDIT_TOKEN = re.compile(r"^(\w+[-_])?(credits?|copyright|caption|photo-?credi
 def drop_captions(root: etree._Element) -> None:
     """Remove image captions and credits (``<figcaption>``, ``.credit``, ``.caption``)
     from a page, in place: general extraction keeps them as article text."""
-    for el in list(root.iter()):
-        if not isinstance(el.tag, str) or el.getparent() is None:
-            continue
-        if (el.tag == "figcaption" or any(
-                _CREDIT_TOKEN.match(t) for t in (el.get("class") or "").split())) \
+    found = [el for el in root.iter() if el.tag == "figcaption"
+             or ((cls := el.get("class")) and _credit_class(cls))]
+    for el in found:
+        if el is not root and el.getparent() is not None and _attached(el, root) \
                 and len(" ".join(el.text_content().split())) < 300:
             el.drop_tree()
+
+
+@lru_cache(maxsize=8192)
+def _credit_class(cls: str) -> bool:
+    """Whether a class attribute names a caption or credit (memoized: a site's pages
+    repeat their class names)."""
+    return any(_CREDIT_TOKEN.match(t) for t in cls.split())
 
 
 def prepare_images(root: etree._Element) -> None:
