@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 import lxml.html
 from lxml import etree
@@ -19,8 +20,11 @@ from feedsvc.types import ArticleData
 _SPACES = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=64)
 def body_text(content_html: str) -> str:
-    """The text of sanitized article HTML (the HTML itself if it cannot be parsed)."""
+    """The text of sanitized article HTML (the HTML itself if it cannot be parsed).
+    Memoized: saving an article reads it three times (this fingerprint, its topics,
+    its search document)."""
     if not content_html:
         return ""
     try:

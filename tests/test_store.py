@@ -41,6 +41,19 @@ def test_migrations_apply_once_and_are_versioned(store: Store) -> None:
             "feed_versions", "rendered"} <= set(insp.get_table_names())
 
 
+def test_schema_head_is_the_newest_migration() -> None:
+    """``upgrade`` skips Alembic when the database is at SCHEMA_HEAD: a migration added
+    without moving SCHEMA_HEAD would never be applied to an existing archive."""
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    from feedsvc.store import MIGRATIONS, SCHEMA_HEAD
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_heads() == [SCHEMA_HEAD]
+
+
 def test_postgresql_stores_renderings_without_compressing_them_again(store: Store) -> None:
     """A cold feed writes its rendering: pglz over an already gzipped body cost ~10 ms a
     feed on a 1M archive (issue 12; bench/archive), so both bodies are EXTERNAL."""

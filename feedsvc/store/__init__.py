@@ -212,7 +212,11 @@ class Store:
 
     # -- schema --------------------------------------------------------------------
     def upgrade(self) -> None:
-        """Apply every pending migration (idempotent; concurrent starts are safe)."""
+        """Apply every pending migration (idempotent; concurrent starts are safe). A
+        database at :data:`SCHEMA_HEAD` is left as it is without loading Alembic (0.1 s
+        of imports on every ``feedsvc refresh``)."""
+        if self.schema_version() == SCHEMA_HEAD:
+            return
         from alembic import command
         from alembic.config import Config as AlembicConfig
 
@@ -1021,11 +1025,15 @@ class Store:
 
     # -- feed versions and render cache --------------------------------------------
     def _bump(self, c: Connection, feeds: set[str]) -> None:
-        for key in sorted(feeds):
-            done = c.execute(feed_versions.update().where(feed_versions.c.feed == key)
-                             .values(version=feed_versions.c.version + 1)).rowcount
-            if not done:
-                c.execute(feed_versions.insert().values(feed=key, version=1))
+        """Move these feeds' versions on: one upsert for all of them (a batch of new
+        articles touches dozens of feeds), rows locked in key order."""
+        if not feeds:
+            return
+        stmt = self._insert(feed_versions)
+        c.execute(stmt.on_conflict_do_update(
+            index_elements=[feed_versions.c.feed],
+            set_={"version": feed_versions.c.version + 1}),
+            [{"feed": key, "version": 1} for key in sorted(feeds)])
 
     def versions(self, feeds: Sequence[str]) -> dict[str, int]:
         with self._read() as c:
