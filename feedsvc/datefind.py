@@ -112,6 +112,9 @@ _META_UPDATED = (
 )
 
 
+_ITEMPROP = etree.XPath("//*[@itemprop]")
+
+
 def _structured(doc: etree._Element, ld: dict[str, Any], meta: dict[str, list[str]],
                 tz: ZoneInfo, dayfirst: bool) -> list[DateCandidate]:
     out: list[DateCandidate] = []
@@ -122,8 +125,9 @@ def _structured(doc: etree._Element, ld: dict[str, Any], meta: dict[str, list[st
             raw = raw[0] if raw else None
         if isinstance(raw, str):
             _add(out, JSON_LD, key, raw, tz, updated=upd, dayfirst=dayfirst)
-    for el in doc.xpath('//*[@itemprop="datePublished" or @itemprop="dateCreated" '
-                        'or @itemprop="dateModified"]'):
+    for el in _ITEMPROP(doc):  # (an XPath testing the values is twice as slow)
+        if el.get("itemprop") not in ("datePublished", "dateCreated", "dateModified"):
+            continue
         if el.tag == "meta" and el.getparent() is not None and el.getparent().tag == "head":
             continue  # a <meta itemprop> in <head> is read with the other meta tags
         if _excluded(el):

@@ -90,7 +90,9 @@ _PARSER = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
 
 
 def _jsonld_objects(doc: etree._Element) -> Iterator[dict[str, Any]]:
-    for script in doc.xpath('//script[@type="application/ld+json"]'):
+    for script in doc.iter("script"):
+        if script.get("type") != "application/ld+json":
+            continue
         raw = (script.text or "").strip()
         if not raw:
             continue
@@ -208,7 +210,9 @@ def _first(*values: Any) -> str:
 
 def canonical_url(doc: etree._Element, page_url: str, meta: dict[str, list[str]]) -> str:
     """The page's canonical URL (``<link rel=canonical>``, ``og:url``), normalized."""
-    for href in doc.xpath('//link[@rel="canonical"]/@href') + meta.get("og:url", []):
+    canonical = [el.get("href") for el in doc.iter("link")
+                 if el.get("rel") == "canonical" and el.get("href") is not None]
+    for href in canonical + meta.get("og:url", []):
         try:
             return urls.normalize(urls.absolute(page_url, href))
         except ValueError:
