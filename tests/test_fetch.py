@@ -135,6 +135,28 @@ def test_user_agent_through_a_refresh(site: TestServer, tmp_path: Path, store_fo
 
 
 # -- 2. robots.txt ---------------------------------------------------------------------
+def test_an_operators_proxy_carries_requests_and_no_proxy_is_honoured(
+        web: TestServer, fetcher, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The fetcher reads the environment once, not per request (bench/ingest): behind a
+    proxy (``HTTP_PROXY``) every request still goes through it, robots.txt included,
+    and the hosts ``NO_PROXY`` names are still fetched directly."""
+    proxy = TestServer()
+    try:
+        proxy.page("http://news.invalid/robots.txt", "User-agent: *\nAllow: /\n")
+        proxy.page("http://news.invalid/a", "<p>through the proxy</p>")
+        monkeypatch.setenv("HTTP_PROXY", proxy.base)
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        f = fetcher(respect_robots=True)
+        assert f.get("http://news.invalid/a").body == b"<p>through the proxy</p>"
+        assert f.get(web.page("/b", "direct", headers={}).replace(
+            "127.0.0.1", "localhost")).body == b"direct"
+        assert [h.path for h in proxy.log] == ["http://news.invalid/robots.txt",
+                                               "http://news.invalid/a"]
+        assert [h.path for h in web.log] == ["/robots.txt", "/b"]
+    finally:
+        proxy.stop()
+
+
 def test_robots_disallow_is_refused_with_a_clear_message(web: TestServer, fetcher) -> None:  # noqa: ANN001
     web.page("/robots.txt", "User-agent: *\nDisallow: /private/\n")
     web.page("/private/a")
