@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import lxml.html
@@ -332,7 +332,9 @@ def _site_names(doc: etree._Element, ld: dict[str, Any], meta: dict[str, list[st
     host = host.removeprefix("www.")
     if host:
         names |= {host, host.split(".")[0]}
-    return {n.lstrip("@") for n in names if n}
+    # a "name" of more than six words is the page's own title, which some sites also
+    # give as application-name or og:site_name (bench/realworld)
+    return {n.lstrip("@") for n in names if n and len(n.split()) <= 6}
 
 
 def _is_site_name(part: str, sites: set[str]) -> bool:
@@ -365,6 +367,41 @@ def _strip_site(title: str, sites: set[str]) -> str:
     return title
 
 
+_HEADLINE_CLASS = re.compile(r"(?:^|[\s_-])(?:title|headline|heading)(?:[\s_-]|$)",
+                             re.IGNORECASE)
+_FURNITURE = ("nav", "header", "footer", "aside")
+
+
+def _headline_element(doc: etree._Element, sites: set[str]) -> str:
+    """The first element whose class names a title or headline ("title-text",
+    "entry-title", "headline") holding a short line that is not the site's name: the
+    headline of a page whose metadata and ``<h1>`` only name the site."""
+    body = doc.find("body")
+    if body is None:
+        return ""
+    for el in body.iter():
+        cls = el.get("class")
+        if not cls or not _HEADLINE_CLASS.search(cls) \
+                or any(a.tag in _FURNITURE for a in el.iterancestors()):
+            continue
+        text = clean_text(el.text_content())
+        if 10 <= len(text) <= 200 and not _is_site_name(text, sites):
+            return text
+    return ""
+
+
+def _slug_title(page_url: str) -> str:
+    """"/story/interview-mit-sharon-stone/" → "Interview mit sharon stone": the last
+    path segment of words, when it has at least three."""
+    segment = next((p for p in reversed(urlsplit(page_url).path.split("/")) if p), "")
+    segment = re.sub(r"\.[a-z0-9]{2,5}$", "", unquote(segment), flags=re.IGNORECASE)
+    words = [w for w in re.split(r"[-_+]+", segment) if w]
+    if len(words) < 3 or sum(w.isdigit() for w in words) > len(words) // 2:
+        return ""
+    text = clean_text(" ".join(words))
+    return text[:1].upper() + text[1:]
+
+
 def page_title(doc: etree._Element, ld: dict[str, Any], meta: dict[str, list[str]],
                page_url: str) -> str:
     """The article's headline: JSON-LD ``headline``, og/twitter title, ``<h1>``, ``<title>``;
@@ -384,8 +421,12 @@ def page_title(doc: etree._Element, ld: dict[str, Any], meta: dict[str, list[str
                   _unescaped(meta.get("twitter:title")), h1, head]
     stripped = [_strip_site(c, sites) if c else "" for c in candidates]
     title = next((c for c in stripped if c and not _is_site_name(c, sites)), "")
-    if not title:
-        return next((c for c in candidates if c), "")
+    if not title:  # every title the page gives is (like) the site's name
+        first = next((c for c in candidates if c), "")
+        if len(first.split()) > 4:
+            return first  # a headline the site also gives as its og:site_name
+        # a name, "ICON Magazine": the headline is elsewhere (bench/realworld)
+        return _headline_element(doc, sites) or _slug_title(page_url) or first
     if h1 and h1 != title and len(h1) >= 10 and h1.lower() in title.lower():
         title = h1  # the page's own headline, without a kicker or site name around it
     if title.endswith(_ELLIPSIS) or title == stripped[0]:

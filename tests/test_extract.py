@@ -575,3 +575,21 @@ def test_truncated_json_ld_headline_loses_to_full_title() -> None:
 
 def test_logo_h1_is_not_the_title() -> None:
     assert page_file("title-logo-h1.html").title == "Bridge repairs approved"
+
+
+def test_title_found_when_every_declared_title_is_the_site_name() -> None:
+    # <title>, og:title, twitter:title and the logo <h1> all name the magazine; the
+    # headline is in an element whose class says it is the title (iconmagazine.de)
+    url = "https://magazine.example.de/story/interview-mit-der-brueckenbauerin/"
+    assert page_file("title-only-site-name.html", url).title == "Davor und Danach"
+    # no such element: the story's URL names it, better than the magazine's name
+    assert page_file("title-only-site-name-no-headline.html", url).title == \
+        "Interview mit der brueckenbauerin"
+
+
+def test_page_title_given_as_application_name_stays_the_title() -> None:
+    # msn.com gives each page's title as its application-name: not a site name, so no
+    # widget's or section's "title" element replaces it
+    assert page_file("title-as-application-name.html").title == \
+        "Student halls too full to be safe, experts warn"
+
