@@ -406,7 +406,9 @@ def page_title(doc: etree._Element, ld: dict[str, Any], meta: dict[str, list[str
                page_url: str) -> str:
     """The article's headline: JSON-LD ``headline``, og/twitter title, ``<h1>``, ``<title>``;
     entities decoded, the site's name trimmed, the longest when one is a truncation of
-    another, never a logo ``<h1>`` (the site's name, or an image alone)."""
+    another, never a logo ``<h1>`` (the site's name, or an image alone). When the page
+    names only the site (or nothing at all): a title-classed element's line, else the
+    URL's last segment of three words or more; "" when there is none of these."""
     sites = _site_names(doc, ld, meta, page_url)
     h1 = ""
     for el in doc.iter("h1"):

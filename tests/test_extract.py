@@ -372,6 +372,14 @@ def test_page_without_any_title_raises_parse_error() -> None:
     assert info.value.url == PAGE_URL
 
 
+def test_page_without_any_title_takes_its_urls_words() -> None:
+    # no <title>, no og:title, no <h1> (thelocal.se's pages in bench/realworld): the
+    # URL's last segment of three words or more is a better title than losing the page
+    html = page(title=None)
+    url = "https://news.example.com/20200428/meet-the-engineer-who-rebuilt-the-bridge"
+    assert run(html, url=url).title == "Meet the engineer who rebuilt the bridge"
+
+
 def test_operator_selectors_win_over_json_ld_and_meta() -> None:
     ld = json.dumps({"@type": "NewsArticle", "headline": "Headline from JSON-LD",
                      "datePublished": "2024-01-01T10:00:00Z"})
