@@ -110,12 +110,13 @@ def _start_forkserver() -> None:
     started.wait()
 
 
-def warm() -> None:
+def warm() -> threading.Thread | None:
     """Start the pool in the background: the forkserver's imports (trafilatura, ~0.3 s)
     and the workers' start then overlap a one-shot refresh's own start-up and listing
-    fetches instead of stalling its first article page (bench/ingest)."""
+    fetches instead of stalling its first article page (bench/ingest). Returns the
+    thread starting it (None when there is no pool): join it before the process ends."""
     if size() <= 0:
-        return
+        return None
 
     def start() -> None:
         try:
@@ -125,7 +126,9 @@ def warm() -> None:
         except Exception as e:  # noqa: BLE001 - the first batch will start it (or say why)
             log.debug("warming the extraction pool failed: %r", e)
 
-    threading.Thread(target=start, name="extract-warm", daemon=True).start()
+    thread = threading.Thread(target=start, name="extract-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 def discard(broken: ProcessPoolExecutor) -> None:
