@@ -238,26 +238,7 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def _refresh(args: argparse.Namespace) -> int:
-    from feedsvc.sources import workers
-
-    config = config_mod.load(args.config)
-    # article pages may come: their extraction workers start meanwhile
-    warming = workers.warm() if any(s.enabled and s.kind != "files"
-                                    for s in config.sources) else None
-    try:
-        return _refresh_with(args, config)
-    finally:
-        if warming is not None:
-            # exiting while the pool is half started leaves its new workers without
-            # the parent's semaphores: each prints a traceback
-            warming.join(timeout=10)
-
-
-def _refresh_with(args: argparse.Namespace, config: config_mod.Config) -> int:
-    from feedsvc.service import Service
-
-    svc = Service(config, writer=True)
-    svc.upgrade()
+    svc = _service(args)
     tty = sys.stderr.isatty()
 
     def progress(done: int, total: int, result) -> None:  # noqa: ANN001

@@ -110,27 +110,6 @@ def _start_forkserver() -> None:
     started.wait()
 
 
-def warm() -> threading.Thread | None:
-    """Start the pool in the background: the forkserver's imports (trafilatura, ~0.3 s)
-    and the workers' start then overlap a one-shot refresh's own start-up and listing
-    fetches instead of stalling its first article page (bench/ingest). Returns the
-    thread starting it (None when there is no pool): join it before the process ends."""
-    if size() <= 0:
-        return None
-
-    def start() -> None:
-        try:
-            executor = pool()
-            if executor is not None:
-                executor.submit(os.getpid).result()  # the workers are up
-        except Exception as e:  # noqa: BLE001 - the first batch will start it (or say why)
-            log.debug("warming the extraction pool failed: %r", e)
-
-    thread = threading.Thread(target=start, name="extract-warm", daemon=True)
-    thread.start()
-    return thread
-
-
 def discard(broken: ProcessPoolExecutor) -> None:
     """Forget a broken pool; the next batch starts a new one."""
     global _pool
@@ -160,4 +139,4 @@ def extract_job(body: bytes, url: str, tz: str, select: Selectors,
 
 
 __all__ = ["MIN_BATCH", "BrokenProcessPool", "die_with_parent", "discard", "pool", "size",
-           "submit", "warm"]
+           "submit"]
