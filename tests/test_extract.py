@@ -604,3 +604,23 @@ def test_page_title_given_as_application_name_stays_the_title() -> None:
     assert page_file("title-as-application-name.html").title == \
         "Student halls too full to be safe, experts warn"
 
+
+def test_menus_sidebars_and_footers_are_dropped_before_extraction() -> None:
+    from feedsvc.extract import drop_furniture
+
+    doc = lxml.html.document_fromstring(
+        "<html><body><nav><a href='/'>Home</a></nav>before<div><p>Article text.</p>"
+        "<aside class='related'><a href='/b'>Other story</a></aside>after aside</div>"
+        "<footer>Imprint</footer>end</body></html>")
+    body = doc.find("body")
+    drop_furniture(body)
+    assert body.text_content() == "beforeArticle text.after asideend"  # tails kept
+
+
+def test_an_unclosed_nav_around_the_whole_page_keeps_the_article() -> None:
+    # fifplay.com, rhein-neckar-loewen.de: a <nav> never closed holds everything after
+    # it; dropping it as page furniture would leave nothing
+    content = text_of(page_file("unclosed-nav.html").content_html)
+    for p in BRIDGE:
+        assert p in content
+
