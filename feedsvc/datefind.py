@@ -273,9 +273,17 @@ def _elements(doc: etree._Element, tz: ZoneInfo, dayfirst: bool,
     if body is None:
         return out
     h1 = next(islice(body.iter(), headline, None), None) if headline is not None else None
-    for pos, el in enumerate(body.iter()):
+    nodes = body.iter()
+    pos = -1
+    for el in nodes:
+        pos += 1
         tag = el.tag
         if not isinstance(tag, str) or tag in ("script", "style"):
+            continue
+        if tag in ("nav", "footer", "aside") and _furniture_block(el):
+            skip = sum(1 for _ in el.iterdescendants())
+            next(islice(nodes, skip, skip), None)  # past its descendants (counted)
+            pos += skip
             continue
         if tag == "time":
             raw = el.get("datetime") or clean_text(el.text_content())
@@ -311,6 +319,16 @@ def _elements(doc: etree._Element, tz: ZoneInfo, dayfirst: bool,
         if _add(found, ELEMENT, where, raw, tz, updated=upd, fuzzy=True, dayfirst=dayfirst):
             out.append((pos, found[0]))
     return out
+
+
+def _furniture_block(el: etree._Element) -> bool:
+    """A ``<nav>``, ``<footer>`` or ``<aside>`` whose every element :func:`_excluded`
+    would refuse: not an article's byline box, and no ``<article>`` or ``<main>`` in it
+    (an unclosed ``<nav>`` can hold the whole page). Its elements are then not read at
+    all: menus and footers are half of a news page's elements (bench/ingest)."""
+    if el.tag == "aside" and _META_BOX.search(el.get("class", "")):
+        return False
+    return el.find(".//article") is None and el.find(".//main") is None
 
 
 def _date_class(el: etree._Element) -> str | None:

@@ -56,6 +56,14 @@ def test_time_in_sidebar_teaser_or_embedded_post_does_not_win() -> None:
     assert found.published.raw == "2021-06-15T09:30:00+02:00"
 
 
+def test_unclosed_nav_around_the_page_still_gives_the_articles_date() -> None:
+    # a <nav> never closed holds the whole page (fifplay.com): date elements inside
+    # menus are skipped unread, but not this one's, which holds the <article>
+    _, found = extract_page((PAGES / "unclosed-nav.html").read_bytes(), URL, tz=KYIV)
+    assert found.published is not None and found.published.kind == "element"
+    assert found.published.raw == "2021-06-15T09:30:00+02:00"
+
+
 def test_microdata_date_published() -> None:
     assert day("microdata.html") == "2018-11-07"
     _, found = extract_page((PAGES / "microdata.html").read_bytes(), URL, tz=KYIV)
