@@ -250,12 +250,18 @@ def prepare(root: etree._Element, base_url: str) -> None:
     for el in list(root.iter()):
         if el is root or not isinstance(el.tag, str) or el.getparent() is None:
             continue
-        if _NOISE_CLASS.search(el.get("class", "") + " " + el.get("id", "")):
+        if _noise(f"{el.get('class', '')} {el.get('id', '')}"):
             el.drop_tree()
     for img in list(root.iter("img")):
         if not _fix_image(img) and img.getparent() is not None:
             img.drop_tree()
     _absolutize(root, base_url)
+
+
+@lru_cache(maxsize=8192)
+def _noise(cls: str) -> bool:
+    """Whether a "class id" string names a share widget, an ad, a related list…"""
+    return bool(_NOISE_CLASS.search(cls))
 
 
 _URL_ATTR = {"a": "href", "img": "src", "blockquote": "cite", "q": "cite"}  # the URL
