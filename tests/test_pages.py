@@ -67,6 +67,23 @@ def test_each_page_fails_on_its_own_and_a_429_stops_the_rest(site: TestServer,
     assert site.hits(f"/news/{slug(names[4])}") == 0  # the host asked us to wait
 
 
+def test_pages_waiting_for_their_batch_when_the_host_says_stop_are_still_extracted(
+        site: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pages go to the workers BATCH at a time: a 429 after 10 pages ends the run with
+    # two fetched pages not yet handed over; they are extracted all the same
+    monkeypatch.setenv("FEEDSVC_EXTRACT_WORKERS", "2")
+    names = serve_sample_site(site, NAMES[:20])
+    site.add(f"/news/{slug(names[10])}", status=429, headers={"Retry-After": "60"})
+    src, ctx = _setup(tmp_path, site)
+    got = list(pages.fetch(src, [Validators(site.url(f"/news/{slug(n)}")) for n in names],
+                           ctx))
+    assert [p.url for p in got] == [site.url(f"/news/{slug(n)}") for n in names[:11]]
+    for n, p in zip(names[:10], got, strict=False):
+        assert p.article is not None and p.article.title == EXPECTED[n]["title"]
+    assert isinstance(got[10].error, RetryLater)
+    assert site.hits(f"/news/{slug(names[11])}") == 0
+
+
 @pytest.mark.parametrize("extract_workers", ["2", "0"])
 def test_worker_processes_give_the_same_pages_in_order(
         site: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

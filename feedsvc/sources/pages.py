@@ -3,8 +3,9 @@
 :func:`fetch` takes the pages to get as :class:`~feedsvc.types.Validators` (none for a
 new page: an unconditional GET; a page's last ones for an edit re-check: a conditional
 GET), fetches them one at a time (politeness lives in the fetcher) and extracts them,
-in worker processes when there are enough of them (``workers.MIN_BATCH``) so that
-fetching the next page overlaps extracting the last ones. It yields one :class:`Page`
+in worker processes when there are enough of them (``workers.MIN_BATCH``), a few pages a
+job (``workers.BATCH``), so that fetching the next pages overlaps extracting the last
+ones. It yields one :class:`Page`
 per page, in order, as soon as it is extracted; a caller may stop early. A 429/503
 (``RetryLater``) ends the run: the host asked us to wait.
 
@@ -47,11 +48,13 @@ class Page:
 class _Pending:
     want: Validators
     done: Page | None = None
-    job: Future[tuple[bool, object]] | None = None
+    job: Future[list[tuple[bool, object]]] | None = None
+    index: int = 0  # this page's place in its job
+    queued: bool = False  # fetched, waiting for its batch to fill
     validators: Validators | None = None
 
     def ready(self) -> bool:
-        return self.job is None or self.job.done()
+        return not self.queued and (self.job is None or self.job.done())
 
 
 def get_page(want: Validators, ctx: Context) -> Response:
@@ -73,9 +76,19 @@ def get_page(want: Validators, ctx: Context) -> Response:
 def fetch(src: SourceConfig, wanted: Sequence[Validators], ctx: Context) -> Iterator[Page]:
     """Fetch and extract ``wanted`` pages; yield a :class:`Page` for each, in order."""
     executor = workers.pool() if len(wanted) >= workers.MIN_BATCH else None
-    window = 4 * max(workers.size(), 1)
+    window = 4 * workers.BATCH * max(workers.size(), 1)
     pending: deque[_Pending] = deque()
+    batch: list[tuple[_Pending, workers.Job]] = []  # fetched, not yet handed to a worker
     tz = ZoneInfo(src.timezone)
+
+    def hand_over() -> None:
+        if batch and executor is not None:
+            job = workers.submit(executor, [page for _, page in batch], src.timezone,
+                                 src.select)
+            for i, (item, _) in enumerate(batch):
+                item.job, item.index, item.queued = job, i, False
+        batch.clear()
+
     for want in wanted:
         item = _Pending(want)
         pending.append(item)
@@ -92,8 +105,10 @@ def fetch(src: SourceConfig, wanted: Sequence[Validators], ctx: Context) -> Iter
                 item.validators = Validators(want.url, resp.headers.get("etag"),
                                              resp.headers.get("last-modified"))
                 if executor is not None:
-                    item.job = workers.submit(executor, resp.body, resp.url, src.timezone,
-                                              src.select, resp.charset)
+                    item.queued = True
+                    batch.append((item, (resp.body, resp.url, resp.charset)))
+                    if len(batch) >= workers.BATCH:
+                        hand_over()
                 else:
                     try:
                         item.done = Page(want.url, extract(
@@ -102,7 +117,10 @@ def fetch(src: SourceConfig, wanted: Sequence[Validators], ctx: Context) -> Iter
                     except FeedsvcError as e:
                         item.done = Page(want.url, error=e)
         while pending and (len(pending) > window or pending[0].ready()):
+            if pending[0].queued:
+                hand_over()  # the oldest page waits for its batch: send it as it is
             yield _finish(pending.popleft(), executor)
+    hand_over()
     while pending:
         yield _finish(pending.popleft(), executor)
 
@@ -113,7 +131,7 @@ def _finish(item: _Pending, executor: ProcessPoolExecutor | None) -> Page:
     assert item.job is not None and executor is not None
     url = item.want.url
     try:
-        ok, value = item.job.result()
+        ok, value = item.job.result()[item.index]
     except workers.BrokenProcessPool as e:
         workers.discard(executor)
         return Page(url, error=ParseError(url, f"extraction worker died: {e}"))
