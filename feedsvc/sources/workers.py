@@ -5,10 +5,9 @@ Owns the process pool (created on first use, one per process, ``forkserver`` so 
 is safe beside the scheduler's threads; ``FEEDSVC_EXTRACT_WORKERS`` sets its size, 0
 turns it off) and the job a worker runs: ``BATCH`` pages of one source (handing a job
 over costs the refresh process more than a page does). Jobs return each page's error as
-a message instead
-of raising (feedsvc's exceptions carry constructor arguments that do not survive
-pickling); a worker that dies breaks only the pages it held, and the next batch starts a
-new pool.
+a message instead of raising (feedsvc's exceptions carry constructor arguments that do
+not survive pickling); a worker that dies breaks only the pages it held, and the next
+batch starts a new pool.
 
 The pool dies with its parent: on Linux the forkserver (when it preloads this module)
 and every worker (in its initializer) ask the kernel for SIGKILL when their parent dies
