@@ -11,7 +11,7 @@ from conftest import EXPECTED, TestServer, sample_page, serve_sample_site, slug,
 
 from feedsvc import config as config_mod
 from feedsvc.fetch import Fetcher, RetryLater
-from feedsvc.sources import Context, pages
+from feedsvc.sources import Context, pages, workers
 from feedsvc.types import Validators
 
 NAMES = sorted(EXPECTED)
@@ -82,6 +82,35 @@ def test_pages_waiting_for_their_batch_when_the_host_says_stop_are_still_extract
         assert p.article is not None and p.article.title == EXPECTED[n]["title"]
     assert isinstance(got[10].error, RetryLater)
     assert site.hits(f"/news/{slug(names[11])}") == 0
+
+
+def test_workers_that_cannot_start_leave_extraction_in_process(
+        site: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # a machine where processes cannot be started (no fork, no /dev/shm): every page is
+    # still extracted, the reason is logged, and no new start is tried for a while
+    monkeypatch.setenv("FEEDSVC_EXTRACT_WORKERS", "2")
+    tries: list[int] = []
+
+    def cannot() -> None:
+        tries.append(1)
+        raise OSError("no semaphores here")
+
+    monkeypatch.setattr(workers, "pool", cannot)
+    monkeypatch.setattr(workers, "_pool", None)
+    monkeypatch.setattr(workers, "_ready", None)
+    monkeypatch.setattr(workers, "_starter", None)
+    monkeypatch.setattr(workers, "_failed_at", None)
+    names = serve_sample_site(site, NAMES[:18])
+    src, ctx = _setup(tmp_path, site)
+    for _ in range(2):
+        got = list(pages.fetch(src, [Validators(site.url(f"/news/{slug(n)}"))
+                                     for n in names], ctx))
+        assert [p.article.title for p in got if p.article] == [EXPECTED[n]["title"]
+                                                               for n in names]
+    assert tries == [1]  # tried once, not once a page or once a run
+    assert "extraction workers did not start" in caplog.text
+    assert "no semaphores here" in caplog.text
 
 
 @pytest.mark.parametrize("extract_workers", ["2", "0"])

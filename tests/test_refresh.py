@@ -480,6 +480,27 @@ def test_refresh_command_with_its_source_down_says_why_without_a_traceback(
     assert "Traceback" not in done.stderr, done.stderr
 
 
+def test_refresh_over_before_its_extraction_workers_are_up_leaves_none_half_started(
+        site: TestServer, tmp_path: Path) -> None:
+    """Workers start in the background while the first pages are extracted in-process;
+    a run of 20 pages ends before they are up, and the refresh waits for them instead
+    of exiting while they start (each would print a traceback)."""
+    serve_sample_site(site, sorted(EXPECTED)[:20])
+    path = write_config(tmp_path, f"""
+        [[source]]
+        id = "listing"
+        kind = "html"
+        url = "{site.url('/latest')}"
+        links = "article h2 a"
+        """)
+    done = subprocess.run([sys.executable, "-m", "feedsvc", "--config", str(path),
+                           "refresh"], capture_output=True, text=True, timeout=120,
+                          env=os.environ | {"FEEDSVC_EXTRACT_WORKERS": "2"})
+    assert done.returncode == 0, done.stderr
+    assert "listing: new (20 new" in done.stdout, done.stdout
+    assert "Traceback" not in done.stderr, done.stderr
+
+
 def _slow_listing(tmp_path: Path, site: TestServer) -> config_mod.Config:
     """An ``html`` source of the sample listing, with time to hold a page."""
     path = write_config(tmp_path, f"""

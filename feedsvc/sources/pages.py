@@ -75,7 +75,8 @@ def get_page(want: Validators, ctx: Context) -> Response:
 
 def fetch(src: SourceConfig, wanted: Sequence[Validators], ctx: Context) -> Iterator[Page]:
     """Fetch and extract ``wanted`` pages; yield a :class:`Page` for each, in order."""
-    executor = workers.pool() if len(wanted) >= workers.MIN_BATCH else None
+    many = len(wanted) >= workers.MIN_BATCH
+    executor = workers.ready_pool() if many else None  # None: in-process while it starts
     window = 4 * workers.BATCH * max(workers.size(), 1)
     pending: deque[_Pending] = deque()
     batch: list[tuple[_Pending, workers.Job]] = []  # fetched, not yet handed to a worker
@@ -90,6 +91,8 @@ def fetch(src: SourceConfig, wanted: Sequence[Validators], ctx: Context) -> Iter
         batch.clear()
 
     for want in wanted:
+        if many and executor is None:
+            executor = workers.ready_pool()
         item = _Pending(want)
         pending.append(item)
         try:
@@ -123,6 +126,8 @@ def fetch(src: SourceConfig, wanted: Sequence[Validators], ctx: Context) -> Iter
     hand_over()
     while pending:
         yield _finish(pending.popleft(), executor)
+    if many and executor is None:
+        workers.settle()  # they were still starting: not to be left half-started
 
 
 def _finish(item: _Pending, executor: ProcessPoolExecutor | None) -> Page:

@@ -1,8 +1,9 @@
 """Article extraction in worker processes, so that fetching and extracting overlap and
 a refresh of many pages uses every core.
 
-Owns the process pool (created on first use, one per process, ``forkserver`` so that it
-is safe beside the scheduler's threads; ``FEEDSVC_EXTRACT_WORKERS`` sets its size, 0
+Owns the process pool (started in the background on first use, pages being extracted
+in-process until its workers are up; one per process, ``forkserver`` so that it is safe
+beside the scheduler's threads; ``FEEDSVC_EXTRACT_WORKERS`` sets its size, 0
 turns it off) and the job a worker runs: ``BATCH`` pages of one source (handing a job
 over costs the refresh process more than a page does). Jobs return each page's error as
 a message instead of raising (feedsvc's exceptions carry constructor arguments that do
@@ -24,6 +25,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from zoneinfo import ZoneInfo
@@ -39,6 +41,10 @@ _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+_ready: ProcessPoolExecutor | None = None  # the pool once its workers are up
+_starter: threading.Thread | None = None  # starting them
+_failed_at: float | None = None  # time.monotonic() of a start that failed
+RETRY_START = 300  # seconds before workers that failed to start are tried again
 
 
 def die_with_parent() -> None:
@@ -91,6 +97,52 @@ def pool() -> ProcessPoolExecutor | None:
                                         initializer=die_with_parent)
             log.info("extraction workers=%d", n)
         return _pool
+
+
+def ready_pool() -> ProcessPoolExecutor | None:
+    """The pool if its workers are up, else None: the first call starts them in the
+    background (the forkserver's imports take ~0.3 s, during which the caller extracts
+    in-process instead of waiting; bench/ingest). Call :func:`settle` before the pages
+    run out."""
+    global _starter
+    if size() <= 0:
+        return None
+    with _lock:
+        if _pool is not None and _pool is _ready:
+            return _pool
+        if _failed_at is not None and time.monotonic() - _failed_at < RETRY_START:
+            return None  # they would not start: in-process for now
+        if _starter is None or not _starter.is_alive():
+            _starter = threading.Thread(target=_start_workers, name="extract-start",
+                                        daemon=True)
+            _starter.start()
+    return None
+
+
+def _start_workers() -> None:
+    global _ready, _failed_at
+    try:
+        executor = pool()
+        if executor is None:
+            return
+        for job in [executor.submit(os.getpid) for _ in range(size())]:
+            job.result()
+    except Exception as e:  # noqa: BLE001 - a broken start: in-process, and said why
+        log.warning("extraction workers did not start (extracting in-process; trying "
+                    "again in %d s): %r", RETRY_START, e)
+        with _lock:
+            _failed_at = time.monotonic()
+        return
+    with _lock:
+        _ready, _failed_at = executor, None
+
+
+def settle(timeout: float = 30.0) -> None:
+    """Wait for workers being started to be up: a process that ends while they start
+    leaves them without its semaphores, and each prints a traceback."""
+    starter = _starter
+    if starter is not None:
+        starter.join(timeout)
 
 
 def _start_forkserver() -> None:
@@ -153,4 +205,4 @@ def extract_job(body: bytes, url: str, tz: str, select: Selectors,
 
 
 __all__ = ["BATCH", "MIN_BATCH", "BrokenProcessPool", "Job", "die_with_parent", "discard",
-           "pool", "size", "submit"]
+           "pool", "ready_pool", "settle", "size", "submit"]
