@@ -84,6 +84,25 @@ def test_pages_waiting_for_their_batch_when_the_host_says_stop_are_still_extract
     assert site.hits(f"/news/{slug(names[11])}") == 0
 
 
+def test_a_run_of_unchanged_pages_starts_no_workers(
+        site: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # edit rechecks of 20 pages all answered 304: nothing to extract, so no worker
+    # processes are started (and waited for: 0.3 s on every recheck run)
+    monkeypatch.setenv("FEEDSVC_EXTRACT_WORKERS", "2")
+    started: list[int] = []
+    monkeypatch.setattr(workers, "pool", lambda: started.append(1))
+    for name in ("_pool", "_ready", "_starter", "_failed_at"):
+        monkeypatch.setattr(workers, name, None)
+    names = serve_sample_site(site, NAMES[:20])
+    for n in names:
+        site.add(f"/news/{slug(n)}", sample_page(n, site.base), headers={"ETag": '"v1"'})
+    src, ctx = _setup(tmp_path, site)
+    got = list(pages.fetch(src, [Validators(site.url(f"/news/{slug(n)}"), '"v1"')
+                                 for n in names], ctx))
+    assert len(got) == 20 and all(p.not_modified for p in got)
+    assert started == []
+
+
 def test_workers_that_cannot_start_leave_extraction_in_process(
         site: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:

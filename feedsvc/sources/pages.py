@@ -75,8 +75,9 @@ def get_page(want: Validators, ctx: Context) -> Response:
 
 def fetch(src: SourceConfig, wanted: Sequence[Validators], ctx: Context) -> Iterator[Page]:
     """Fetch and extract ``wanted`` pages; yield a :class:`Page` for each, in order."""
-    many = len(wanted) >= workers.MIN_BATCH
-    executor = workers.ready_pool() if many else None  # None: in-process while it starts
+    many = len(wanted) >= workers.MIN_BATCH  # worth extracting in worker processes
+    executor: ProcessPoolExecutor | None = None  # None: in-process (while they start)
+    asked = False  # whether this run asked for the workers (a 304 run never does)
     window = 4 * workers.BATCH * max(workers.size(), 1)
     pending: deque[_Pending] = deque()
     batch: list[tuple[_Pending, workers.Job]] = []  # fetched, not yet handed to a worker
@@ -91,8 +92,6 @@ def fetch(src: SourceConfig, wanted: Sequence[Validators], ctx: Context) -> Iter
         batch.clear()
 
     for want in wanted:
-        if many and executor is None:
-            executor = workers.ready_pool()
         item = _Pending(want)
         pending.append(item)
         try:
@@ -107,6 +106,8 @@ def fetch(src: SourceConfig, wanted: Sequence[Validators], ctx: Context) -> Iter
             else:
                 item.validators = Validators(want.url, resp.headers.get("etag"),
                                              resp.headers.get("last-modified"))
+                if many and executor is None:
+                    executor, asked = workers.ready_pool(), True
                 if executor is not None:
                     item.queued = True
                     batch.append((item, (resp.body, resp.url, resp.charset)))
@@ -126,7 +127,7 @@ def fetch(src: SourceConfig, wanted: Sequence[Validators], ctx: Context) -> Iter
     hand_over()
     while pending:
         yield _finish(pending.popleft(), executor)
-    if many and executor is None:
+    if asked and executor is None:
         workers.settle()  # they were still starting: not to be left half-started
 
 
