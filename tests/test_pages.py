@@ -4,6 +4,7 @@ wait, and the same answers from worker processes as in-process."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,31 @@ def test_a_run_of_unchanged_pages_starts_no_workers(
                                  for n in names], ctx))
     assert len(got) == 20 and all(p.not_modified for p in got)
     assert started == []
+
+
+def test_a_worker_killed_between_runs_costs_no_page(
+        site: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a worker killed while idle (the OOM killer) breaks the pool: the next run's pages
+    # are extracted in-process while a new pool starts, none is lost
+    import signal
+    import time
+
+    monkeypatch.setenv("FEEDSVC_EXTRACT_WORKERS", "2")
+    names = serve_sample_site(site, NAMES[:20])
+    src, ctx = _setup(tmp_path, site)
+    wanted = [Validators(site.url(f"/news/{slug(n)}")) for n in names]
+    list(pages.fetch(src, wanted, ctx))
+    deadline = time.monotonic() + 60
+    while (executor := workers.ready_pool()) is None:  # bounded readiness poll
+        assert time.monotonic() < deadline, "the extraction workers did not start"
+        time.sleep(0.05)
+    os.kill(next(iter(executor._processes)), signal.SIGKILL)
+    while not executor._broken:  # the pool notices its dead worker
+        assert time.monotonic() < deadline, "the pool did not notice its dead worker"
+        time.sleep(0.05)
+    got = list(pages.fetch(src, wanted, ctx))
+    assert [p.article.title for p in got if p.article] == [EXPECTED[n]["title"]
+                                                           for n in names]
 
 
 def test_workers_that_cannot_start_leave_extraction_in_process(

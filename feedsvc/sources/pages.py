@@ -50,6 +50,7 @@ class _Pending:
     done: Page | None = None
     job: Future[list[tuple[bool, object]]] | None = None
     index: int = 0  # this page's place in its job
+    pool: ProcessPoolExecutor | None = None  # the pool running the job
     queued: bool = False  # fetched, waiting for its batch to fill
     validators: Validators | None = None
 
@@ -84,11 +85,21 @@ def fetch(src: SourceConfig, wanted: Sequence[Validators], ctx: Context) -> Iter
     tz = ZoneInfo(src.timezone)
 
     def hand_over() -> None:
+        nonlocal executor
         if batch and executor is not None:
-            job = workers.submit(executor, [page for _, page in batch], src.timezone,
-                                 src.select)
-            for i, (item, _) in enumerate(batch):
-                item.job, item.index, item.queued = job, i, False
+            try:
+                job = workers.submit(executor, [page for _, page in batch], src.timezone,
+                                     src.select)
+            except workers.BrokenProcessPool:  # a worker died since: a new pool starts
+                workers.discard(executor)
+                executor = None
+            else:
+                for i, (item, _) in enumerate(batch):
+                    item.job, item.index, item.queued, item.pool = job, i, False, executor
+        if executor is None:  # no pool to take them: extracted here
+            for item, (body, url, charset) in batch:
+                item.queued = False
+                item.done = _extract_here(item, body, url, charset, src, tz)
         batch.clear()
 
     for want in wanted:
@@ -114,32 +125,38 @@ def fetch(src: SourceConfig, wanted: Sequence[Validators], ctx: Context) -> Iter
                     if len(batch) >= workers.BATCH:
                         hand_over()
                 else:
-                    try:
-                        item.done = Page(want.url, extract(
-                            resp.body, resp.url, tz=tz, select=src.select,
-                            declared_charset=resp.charset), item.validators)
-                    except FeedsvcError as e:
-                        item.done = Page(want.url, error=e)
+                    item.done = _extract_here(item, resp.body, resp.url, resp.charset,
+                                              src, tz)
         while pending and (len(pending) > window or pending[0].ready()):
             if pending[0].queued:
                 hand_over()  # the oldest page waits for its batch: send it as it is
-            yield _finish(pending.popleft(), executor)
+            yield _finish(pending.popleft())
     hand_over()
     while pending:
-        yield _finish(pending.popleft(), executor)
+        yield _finish(pending.popleft())
     if asked and executor is None:
         workers.settle()  # they were still starting: not to be left half-started
 
 
-def _finish(item: _Pending, executor: ProcessPoolExecutor | None) -> Page:
+def _extract_here(item: _Pending, body: bytes, url: str, charset: str | None,
+                  src: SourceConfig, tz: ZoneInfo) -> Page:
+    """Extract one page in this process."""
+    try:
+        return Page(item.want.url, extract(body, url, tz=tz, select=src.select,
+                                           declared_charset=charset), item.validators)
+    except FeedsvcError as e:
+        return Page(item.want.url, error=e)
+
+
+def _finish(item: _Pending) -> Page:
     if item.done is not None:
         return item.done
-    assert item.job is not None and executor is not None
+    assert item.job is not None and item.pool is not None
     url = item.want.url
     try:
         ok, value = item.job.result()[item.index]
     except workers.BrokenProcessPool as e:
-        workers.discard(executor)
+        workers.discard(item.pool)
         return Page(url, error=ParseError(url, f"extraction worker died: {e}"))
     if not ok:
         return Page(url, error=ParseError(url, str(value)))
