@@ -461,22 +461,27 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _refresh_command(tmp_path: Path, url: str) -> subprocess.CompletedProcess[str]:
+    """``feedsvc refresh`` of one ``html`` source at ``url``, two extraction workers."""
+    path = write_config(tmp_path, f"""
+        [[source]]
+        id = "listing"
+        kind = "html"
+        url = "{url}"
+        links = "article h2 a"
+        """)
+    return subprocess.run([sys.executable, "-m", "feedsvc", "--config", str(path),
+                           "refresh"], capture_output=True, text=True, timeout=120,
+                          env=os.environ | {"FEEDSVC_EXTRACT_WORKERS": "2"})
+
+
 def test_refresh_command_with_its_source_down_says_why_without_a_traceback(
         tmp_path: Path) -> None:
     """``feedsvc refresh`` whose one source is down ends at once, exit 1, naming the
     source and the reason; no traceback (its extraction workers never start)."""
-    path = write_config(tmp_path, f"""
-        [[source]]
-        id = "down"
-        kind = "html"
-        url = "http://127.0.0.1:{free_port()}/latest"
-        links = "a"
-        """)
-    done = subprocess.run([sys.executable, "-m", "feedsvc", "--config", str(path),
-                           "refresh"], capture_output=True, text=True, timeout=120,
-                          env=os.environ | {"FEEDSVC_EXTRACT_WORKERS": "2"})
+    done = _refresh_command(tmp_path, f"http://127.0.0.1:{free_port()}/latest")
     assert done.returncode == 1, done.stderr
-    assert "down: error: connection failed" in done.stdout
+    assert "listing: error: connection failed" in done.stdout
     assert "Traceback" not in done.stderr, done.stderr
 
 
@@ -486,16 +491,7 @@ def test_refresh_over_before_its_extraction_workers_are_up_leaves_none_half_star
     a run of 20 pages ends before they are up, and the refresh waits for them instead
     of exiting while they start (each would print a traceback)."""
     serve_sample_site(site, sorted(EXPECTED)[:20])
-    path = write_config(tmp_path, f"""
-        [[source]]
-        id = "listing"
-        kind = "html"
-        url = "{site.url('/latest')}"
-        links = "article h2 a"
-        """)
-    done = subprocess.run([sys.executable, "-m", "feedsvc", "--config", str(path),
-                           "refresh"], capture_output=True, text=True, timeout=120,
-                          env=os.environ | {"FEEDSVC_EXTRACT_WORKERS": "2"})
+    done = _refresh_command(tmp_path, site.url("/latest"))
     assert done.returncode == 0, done.stderr
     assert "listing: new (20 new" in done.stdout, done.stdout
     assert "Traceback" not in done.stderr, done.stderr
