@@ -603,6 +603,14 @@ def test_page_title_given_as_application_name_stays_the_title() -> None:
     # widget's or section's "title" element replaces it
     assert page_file("title-as-application-name.html").title == \
         "Student halls too full to be safe, experts warn"
+    # handball.ch: the same, with the site's name as a suffix; the <h1> is the headline
+    html = (PAGE_DIR / "title-as-application-name.html").read_text("utf-8")
+    suffixed = html.replace("experts warn</title>", "experts warn - Example News</title>")
+    suffixed = suffixed.replace('experts warn">', 'experts warn - Example News">')
+    suffixed = suffixed.replace("<article>", "<article><h1>Student halls too full to be "
+                                "safe, experts warn</h1>")
+    assert suffixed.count("Example News") == 2
+    assert run(suffixed).title == "Student halls too full to be safe, experts warn"
 
 
 def test_menus_sidebars_and_footers_are_dropped_before_extraction() -> None:
