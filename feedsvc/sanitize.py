@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urljoin
 
 import lxml.html
@@ -316,12 +317,28 @@ def prepare_images(root: etree._Element) -> None:
             img.drop_tree()
 
 
+def fast_html_parser(**options: Any) -> lxml.html.HTMLParser:
+    """An ``lxml.html`` parser whose elements are all plain ``HtmlElement`` (no form,
+    input or label classes, which feedsvc never uses), looked up in C: the stock
+    parser asks a Python function for the class of every element Python touches
+    (~1,000 calls a page; 4% of an article's extraction, bench/ingest)."""
+    parser = lxml.html.HTMLParser(**options)
+    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
+        element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment,
+        pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity))
+    return parser
+
+
+_FRAGMENT_PARSER = fast_html_parser()
+
+
 def clean_html(html: str, base_url: str) -> str:
     """Sanitized, absolutized HTML for a feed's content element."""
     if not html or not html.strip():
         return ""
     try:
-        frag = lxml.html.fragment_fromstring(html, create_parent="div")
+        frag = lxml.html.fragment_fromstring(html, create_parent="div",
+                                             parser=_FRAGMENT_PARSER)
     except (etree.ParserError, ValueError):
         return ""
     prepare(frag, base_url)

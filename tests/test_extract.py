@@ -341,6 +341,24 @@ def test_utf8_bom_page(declared: str | None) -> None:
     assert "\ufeff" not in art.title and "\ufeff" not in art.content_html
 
 
+def test_utf8_bom_page_with_a_broken_byte_stays_utf8() -> None:
+    # the BOM wins over a declared charset even when a byte further on is not UTF-8
+    body = b"\xef\xbb\xbf" + uk_page(None).encode("utf-8").replace(
+        b"</body>", b"<p>\xff</p></body>")
+    assert_ukrainian(extract(body, PAGE_URL, tz=KYIV, declared_charset="windows-1251"))
+
+
+def test_utf8_page_with_control_bytes_keeps_its_text() -> None:
+    # control bytes in a non-ASCII UTF-8 page are deleted from the bytes (the fast path):
+    # the letters around them, two-byte Cyrillic among them, stay whole
+    body = uk_page("utf-8").encode("utf-8")
+    mangled = body.replace("Харкова".encode(), "Хар\x01кова\x00".encode()).replace(
+        "Місто".encode(), "Мі\x1bсто".encode())
+    art = extract(mangled, PAGE_URL, tz=KYIV, declared_charset="utf-8")
+    assert_ukrainian(art)
+    assert xml_illegal(art.content_html) == [] and xml_illegal(art.summary) == []
+
+
 def test_malformed_json_ld_falls_back_to_meta_tags() -> None:
     broken_ld = ('{"@type": "NewsArticle", "headline": "Headline from JSON-LD", '
                  '"datePublished": "2020-01-01T00:00:00Z", "articleSection": "LD",}')
