@@ -480,6 +480,20 @@ def test_srcset_without_src_resolves_to_widest_absolute_url() -> None:
     assert frag.xpath("//img/@src") == ["https://news.example.com/news/b.jpg"]
 
 
+def test_relative_links_in_the_body_resolve_against_the_page() -> None:
+    # a footnote link and a sibling page: against the article's URL, not the site's
+    # home page (trafilatura, given a URL, resolves links against scheme and host only)
+    body = (f'<p>{PARAS[0]}<a href="#note-1">[1]</a></p>'
+            f'<p>{PARAS[1]} <a href="story-2">The next step</a>.</p>'
+            f'<p>{PARAS[2]} <a href="../about/water.html">About the water main</a>.</p>'
+            f'<p id="note-1">{PARAS[3]}</p>')
+    art = run(page(body=body), url="https://news.example.com/news/2026/story-1")
+    hrefs = lxml.html.fromstring(f"<div>{art.content_html}</div>").xpath("//a/@href")
+    assert hrefs == ["https://news.example.com/news/2026/story-1#note-1",
+                     "https://news.example.com/news/2026/story-2",
+                     "https://news.example.com/news/about/water.html"]
+
+
 # -- 4. human-text dates --------------------------------------------------------------
 @pytest.mark.parametrize("text", ["31 May, 2024 Friday", "31 травня 2024"], ids=["en", "uk"])
 def test_human_dates(text: str) -> None:
