@@ -525,7 +525,7 @@ def _content(doc: etree._Element, sel: Selectors, base: str, page_url: str) -> s
     import trafilatura  # imported lazily: it is slow to import
     from trafilatura.htmlprocessing import build_html_output
 
-    wrapper = lxml.html.Element("html")
+    wrapper = _PARSER.makeelement("html")  # its elements keep the C class lookup
     wrapper.append(body)
     # bare_extraction + build_html_output is what extract(output_format="html") does,
     # minus the Simhash fingerprint it computes for every non-text output (more than
