@@ -16,7 +16,7 @@ from conftest import EXPECTED, SAMPLE
 from feedsvc import dates
 from feedsvc.config import Selectors
 from feedsvc.errors import ParseError
-from feedsvc.extract import extract
+from feedsvc.extract import extract, page_bytes
 from feedsvc.types import ArticleData
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -354,6 +354,7 @@ def test_utf8_page_with_control_bytes_keeps_its_text() -> None:
     body = uk_page("utf-8").encode("utf-8")
     mangled = body.replace("Харкова".encode(), "Хар\x01кова\x00".encode()).replace(
         "Місто".encode(), "Мі\x1bсто".encode())
+    assert page_bytes(mangled, "utf-8") == body  # exactly the control bytes are gone
     art = extract(mangled, PAGE_URL, tz=KYIV, declared_charset="utf-8")
     assert_ukrainian(art)
     assert xml_illegal(art.content_html) == [] and xml_illegal(art.summary) == []
