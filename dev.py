@@ -10,6 +10,7 @@ Any other arguments are passed on (``python3 dev.py run --port 8080``,
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import os
 import subprocess
@@ -43,6 +44,11 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     ensure_venv()
+    # feedsvc is installed editable, and pip byte-compiles only what it copies: without
+    # this, a machine with PYTHONDONTWRITEBYTECODE=1 (common in containers) compiled all
+    # of feedsvc again in every process, 0.2 s of each `feedsvc refresh`. Only stale files
+    # are compiled; the check is a stat per module.
+    compileall.compile_dir(ROOT / "feedsvc", quiet=1)
     os.chdir(ROOT)
     cmd, rest = argv[0], argv[1:]
     if cmd == "run":

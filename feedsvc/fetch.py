@@ -224,29 +224,34 @@ class _Watch:
     def finish(self) -> None:
         with self.lock:
             self.done = True
+            self.sock = None  # the pool may close it; the watchdog's heap must not hold it
 
 
 class _Watchdog:
-    """One daemon thread that shuts the sockets of requests that pass their deadline."""
+    """One daemon thread that shuts the sockets of requests that pass their deadline.
+
+    It is woken only for a deadline earlier than the one it sleeps towards: requests
+    made one after another each have a later deadline than the last, and waking the
+    thread for each (to sleep again) cost a thread switch and a GIL hand-over a page."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, _Watch]] = []
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
+        self._wakes_at: float | None = None  # None: asleep until notified
 
     def watch(self, seconds: float) -> _Watch:
         w = _Watch(time.monotonic() + seconds)
         with self._cond:
-            while self._heap and self._heap[0][2].done:
+            while self._heap and self._heap[0][2].done:  # finished requests: let go
                 heapq.heappop(self._heap)
-            earliest = not self._heap or w.deadline < self._heap[0][0]
             heapq.heappush(self._heap, (w.deadline, next(self._seq), w))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name="feedsvc-fetch-watchdog")
                 self._thread.start()
-            elif earliest:
+            elif self._wakes_at is None or w.deadline < self._wakes_at:
                 self._cond.notify()
         return w
 
@@ -256,10 +261,13 @@ class _Watchdog:
                 while self._heap and self._heap[0][2].done:
                     heapq.heappop(self._heap)
                 if not self._heap:
+                    self._wakes_at = None
                     self._cond.wait()
                     continue
-                wait = self._heap[0][0] - time.monotonic()
+                deadline = self._heap[0][0]
+                wait = deadline - time.monotonic()
                 if wait > 0:
+                    self._wakes_at = deadline
                     self._cond.wait(wait)
                     continue
                 heapq.heappop(self._heap)[2].expire()

@@ -462,6 +462,30 @@ def test_server_that_trickles_forever_fails_at_the_deadline(web: TestServer, fet
     assert 0.9 < elapsed < 2.0, elapsed
 
 
+def test_a_short_deadline_is_kept_while_a_longer_one_runs(web: TestServer,
+                                                          fetcher) -> None:  # noqa: ANN001
+    # One watchdog thread keeps every deadline and sleeps towards the earliest: a
+    # request with a shorter one, started while a slow request runs, must wake it.
+    slow_started = threading.Event()
+
+    def slow(h: BaseHTTPRequestHandler) -> None:
+        slow_started.set()
+        web.trickle(h)
+
+    web.routes["/slow"] = slow
+    web.routes["/feed.xml"] = web.trickle
+    other = threading.Thread(target=lambda: fails(
+        lambda: fetcher(timeout=3).get(web.url("/slow"))), daemon=True)
+    other.start()
+    assert slow_started.wait(5)
+    started = time.monotonic()
+    e = fails(lambda: fetcher(timeout=0.5).get(web.url("/feed.xml")))
+    elapsed = time.monotonic() - started
+    assert "timed out: the response took longer than 1s" in str(e), e
+    assert 0.9 < elapsed < 2.0, elapsed
+    other.join(10)
+
+
 # -- 7. max_bytes -----------------------------------------------------------------------------
 @pytest.mark.parametrize("declared", [True, False])
 def test_huge_body_is_refused_while_streaming(web: TestServer, fetcher, declared: bool) -> None:  # noqa: ANN001

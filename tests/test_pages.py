@@ -11,8 +11,9 @@ import pytest
 from conftest import EXPECTED, TestServer, sample_page, serve_sample_site, slug, write_config
 
 from feedsvc import config as config_mod
+from feedsvc import workers
 from feedsvc.fetch import Fetcher, RetryLater
-from feedsvc.sources import Context, pages, workers
+from feedsvc.sources import Context, pages
 from feedsvc.types import Validators
 
 NAMES = sorted(EXPECTED)

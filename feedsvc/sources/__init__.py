@@ -7,7 +7,7 @@ parsed by :mod:`~feedsvc.sources.sitemapdoc`), :mod:`~feedsvc.sources.site` (a h
 page: its feed, else its robots.txt sitemaps, else its article links) and
 :mod:`~feedsvc.sources.files` (a local folder). Article pages are fetched and extracted
 one way, by :mod:`~feedsvc.sources.pages`, in the worker processes of
-:mod:`~feedsvc.sources.workers` when there are many.
+:mod:`~feedsvc.workers` when there are many.
 
 A kind reads through the :class:`~feedsvc.fetch.Fetcher` (never the network directly),
 asks the store only what it already holds (:class:`Context`), never writes, and yields

@@ -21,11 +21,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
+from feedsvc import workers
 from feedsvc.config import SourceConfig
 from feedsvc.errors import FeedsvcError, ParseError
 from feedsvc.extract import extract
 from feedsvc.fetch import Response, RetryLater
-from feedsvc.sources import workers
 from feedsvc.sources.base import HTML_ACCEPT, MAX_KNOWN, Context, Found
 from feedsvc.types import ArticleData, PageCheck, Validators
 
