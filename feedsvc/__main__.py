@@ -1,5 +1,5 @@
 """``python -m feedsvc`` runs the command line."""
 
-from feedsvc.cli import main
+from feedsvc.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

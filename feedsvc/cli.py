@@ -7,6 +7,7 @@ Exit codes: 0 ok; 1 a refresh had failing sources; 2 the config is invalid (its
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -82,6 +83,18 @@ def _access_handler() -> type:
                 (message % args).translate(self._control_char_table))
 
     return Handler
+
+
+def entry() -> int:
+    """The ``feedsvc`` console script and ``python -m feedsvc``: :func:`main`, then a
+    quick exit. A process that ends runs the garbage collector over every object it
+    still holds, module by module: with SQLAlchemy, pydantic and trafilatura loaded that
+    took 0.2–0.3 s at the end of every ``feedsvc refresh`` (bench/ingest). Frozen, the
+    objects are left to the operating system, as every worker process's are; exit
+    handlers still run and the streams are still flushed."""
+    code = main()
+    gc.freeze()
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
