@@ -9,6 +9,7 @@ Dates keep their offsets; offset-less dates are read in the source's time zone.
 from __future__ import annotations
 
 import codecs
+import functools
 import html
 import json
 import re
@@ -503,8 +504,19 @@ def drop_furniture(body: etree._Element) -> None:
 # under FULL_BELOW_WORDS words: on bench/realworld the same snippets kept and excluded
 # as the full mode on every page (0.924 / 0.926) at the same speed (its pages are short);
 # on long articles (bench/ingest) the full mode's comparison is skipped: 0.39x -> 0.46x.
-TRAFILATURA_OPTIONS: dict[str, Any] = {"fast": True, "favor_precision": True}
 FULL_BELOW_WORDS = 500
+
+
+@functools.cache
+def _extractor(*, fast: bool, precision: bool) -> Any:
+    """trafilatura's options for one mode, made once: building them (a dozen config
+    reads) on every call cost ~0.1 ms a call. trafilatura takes a shared Extractor
+    (``options=``) and never changes it."""
+    from trafilatura.settings import Extractor
+
+    return Extractor(output_format="html", fast=fast, precision=precision, images=True,
+                     links=True, formatting=True, comments=False, tables=True)
+
 
 
 def _content(doc: etree._Element, sel: Selectors, base: str, page_url: str) -> str:
@@ -534,25 +546,18 @@ def _content(doc: etree._Element, sel: Selectors, base: str, page_url: str) -> s
     # alone ("#note-1" → the home page); clean_html resolves those it keeps against the
     # page (−4% of extract's instructions, bench/ingest; links only on 124 of 1,629
     # bench/realworld pages change, each to the right target)
-    found = trafilatura.bare_extraction(
-        wrapper, output_format="html", include_images=True, include_links=True,
-        include_formatting=True, include_comments=False, include_tables=True,
-        **TRAFILATURA_OPTIONS,
-    )
+    found = trafilatura.bare_extraction(wrapper, options=_extractor(fast=True,
+                                                                 precision=True))
     if not found or found.body is None \
             or len(" ".join(found.body.itertext()).split()) < FULL_BELOW_WORDS:
         # a short or empty body: trafilatura's full mode (its own extraction compared
         # with readability's and jusText's) recovers what the fast one missed
-        found = trafilatura.bare_extraction(
-            wrapper, output_format="html", include_images=True, include_links=True,
-            include_formatting=True, include_comments=False, include_tables=True,
-            **(TRAFILATURA_OPTIONS | {"fast": False}))
-    if (not found or found.body is None) and TRAFILATURA_OPTIONS.get("favor_precision"):
+        found = trafilatura.bare_extraction(wrapper, options=_extractor(fast=False,
+                                                                     precision=True))
+    if not found or found.body is None:
         # precision found nothing: a page is an article, so take what recall finds
-        found = trafilatura.bare_extraction(
-            wrapper, output_format="html", include_images=True,
-            include_links=True, include_formatting=True, include_comments=False,
-            include_tables=True, fast=True)
+        found = trafilatura.bare_extraction(wrapper, options=_extractor(fast=True,
+                                                                     precision=False))
     if not found or found.body is None:
         return ""
     html = unicodedata.normalize("NFC", build_html_output(found))
