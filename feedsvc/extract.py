@@ -15,7 +15,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,9 @@ from feedsvc.errors import ParseError
 from feedsvc.sanitize import clean_html, drop_captions, fast_html_parser, prepare_images
 from feedsvc.text import clean_text, xml_safe
 from feedsvc.types import ArticleData
+
+if TYPE_CHECKING:  # trafilatura is imported lazily: it is slow to import
+    from trafilatura.settings import Extractor
 
 _ARTICLE_TYPES = {
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
@@ -512,7 +515,7 @@ FULL_BELOW_WORDS = 500
 
 
 @functools.cache
-def _extractor(*, fast: bool, precision: bool) -> Any:
+def _extractor(*, fast: bool, precision: bool) -> Extractor:
     """trafilatura's options for one mode, made once: building them (a dozen config
     reads) on every call cost ~0.1 ms a call. trafilatura takes a shared Extractor
     (``options=``) and never changes it."""
@@ -520,7 +523,6 @@ def _extractor(*, fast: bool, precision: bool) -> Any:
 
     return Extractor(output_format="html", fast=fast, precision=precision, images=True,
                      links=True, formatting=True, comments=False, tables=True)
-
 
 
 def _content(doc: etree._Element, sel: Selectors, base: str, page_url: str) -> str:

@@ -572,16 +572,19 @@ class Store:
     # -- counters and the search index -------------------------------------------------
     def _apply_counts(self, c: Connection, counts: _Counts) -> None:
         """Add ``counts`` to the day and source counters (keys in sorted order, so two
-        PostgreSQL writers lock them alike); a counter that reaches 0 is removed."""
+        PostgreSQL writers lock them alike); a counter that reaches 0 is removed. One
+        upsert a table for all its keys: a statement built per key cost ~0.5 ms of
+        SQLAlchemy's Python each, most of what a transaction of a few articles took."""
         for table, key, deltas in ((day_counts, "day", counts.days),
                                    (source_counts, "source_id", counts.sources)):
             changed = sorted(k for k, d in deltas.items() if d)
-            for k in changed:
-                stmt = self._insert(table).values({key: k, "n": deltas[k]})
-                c.execute(stmt.on_conflict_do_update(
-                    index_elements=[key], set_={"n": table.c.n + stmt.excluded.n}))
-            if changed:
-                c.execute(table.delete().where(table.c[key].in_(changed), table.c.n <= 0))
+            if not changed:
+                continue
+            stmt = self._insert(table)
+            c.execute(stmt.on_conflict_do_update(
+                index_elements=[key], set_={"n": table.c.n + stmt.excluded.n}),
+                [{key: k, "n": deltas[k]} for k in changed])
+            c.execute(table.delete().where(table.c[key].in_(changed), table.c.n <= 0))
 
     def _index_search(self, c: Connection, items: Sequence[tuple[int, ArticleData]]) -> None:
         """Add these articles' search documents (see :mod:`feedsvc.search`)."""
